@@ -278,6 +278,22 @@ fn the_example_resolves_and_reaches_the_storage_account_by_name() {
         page.contains("reached at 10.0.3.4:80 from 192.168.1.20:"),
         "{page}"
     );
+    // `resolve --nic laptop`: the host's own server, asked live from its
+    // namespace, answers as `dig` there does.
+    let asked = vnetd::daemon::answering::live::resolve_live(
+        lab.daemon(),
+        "laptop",
+        NAME,
+        vnetd::names::QueryType::A,
+    )
+    .unwrap();
+    assert_eq!(asked.resolution, None, "Azure DNS is not the laptop's");
+    let reply = asked.live.expect("asked live").reply.expect("a reply");
+    let addresses: Vec<&str> = (reply.answers.iter())
+        .filter(|a| a.record_type == "A")
+        .map(|a| a.data.as_str())
+        .collect();
+    assert_eq!(addresses, ["10.0.3.4"], "{reply:?}");
     // 168.63.129.16 answers VNets only.
     let asked = common::stdout_in(
         &laptop,

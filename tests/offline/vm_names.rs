@@ -1,6 +1,9 @@
 //! A VM's name stands for its primary NIC (its first) wherever a user
 //! names a conversation's end: `trace --from`, `resolve --nic`, an
-//! expectation's `from` and `to`; a NIC's own name wins over a VM's.
+//! expectation's `from` and `to`; a NIC's own name wins over a VM's. An
+//! on-premises host asks its own servers: `resolve --nic HOST` says whom,
+//! and that vnetd cannot know the answer offline (exit 3; a running lab
+//! asks them from the host's namespace, in `e2e_dns`).
 
 use std::process::Command;
 
@@ -57,5 +60,30 @@ fn a_vm_stands_for_its_primary_nic_and_a_nic_name_wins() {
     assert_eq!(
         report["expectations"][0]["observed"]["via"][0], "db",
         "{report:#}"
+    );
+}
+
+#[test]
+fn an_on_premises_host_asks_its_own_servers() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/config/private-endpoints.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .args([
+            "resolve",
+            "--config",
+            file,
+            "--nic",
+            "laptop",
+            "stcontoso.blob.core.windows.net",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["decided"], false, "{answer:#}");
+    assert_eq!(answer["server"]["kind"], "host_dns_servers", "{answer:#}");
+    assert_eq!(
+        answer["server"]["addresses"][0], "192.168.1.10",
+        "{answer:#}"
     );
 }

@@ -29,17 +29,25 @@ pub fn resolve_live(
     let Some(server) = answer.servers.addresses().first().copied() else {
         return Ok(answer);
     };
-    // A VM's name stands for its primary NIC (resolve found it).
-    let port = (snap.topology.endpoint_nic(nic))
-        .map(|n| &snap.topology.nics[n].name)
-        .and_then(|name| snap.plan.port_by_name(name))
-        .ok_or_else(|| QueryError::usage(format!("no NIC named {nic}")))?;
-    if !snap.plan.is_local(port) {
-        return Err(QueryError::usage(format!(
-            "NIC {nic} runs on another machine of the lab: ask that machine's vnetd"
-        )));
-    }
-    let netns = snap.plan.ports[port].netns.clone();
+    let netns = match snap.topology.site_host(nic) {
+        // An on-premises host asks from its own namespace.
+        Some((site, host)) if snap.topology.endpoint_nic(nic).is_none() => {
+            snap.topology.sites[site].hosts[host].netns.clone()
+        }
+        _ => {
+            // A VM's name stands for its primary NIC (resolve found it).
+            let port = (snap.topology.endpoint_nic(nic))
+                .map(|n| &snap.topology.nics[n].name)
+                .and_then(|name| snap.plan.port_by_name(name))
+                .ok_or_else(|| QueryError::usage(format!("no NIC named {nic}")))?;
+            if !snap.plan.is_local(port) {
+                return Err(QueryError::usage(format!(
+                    "NIC {nic} runs on another machine of the lab: ask that machine's vnetd"
+                )));
+            }
+            snap.plan.ports[port].netns.clone()
+        }
+    };
     let id = (std::process::id() as u16) ^ 0x5a5a;
     let reply = match question(name, query_type, id) {
         None => Err(format!("`{name}` is not a DNS name")),

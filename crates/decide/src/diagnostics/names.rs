@@ -79,10 +79,23 @@ pub fn resolve(
     query_type: QueryType,
 ) -> Result<NameAnswer, QueryError> {
     let t = &snap.topology;
-    // A VM stands for its primary NIC.
-    let idx = match t.endpoint_nic(nic) {
-        Some(idx) => idx,
-        None => super::find_named(snap, &t.nics, nic, "NIC", "NICs")?,
+    // A VM stands for its primary NIC; an on-premises host asks its own
+    // servers.
+    let idx = match (t.endpoint_nic(nic), t.site_host(nic)) {
+        (Some(idx), _) => idx,
+        (None, Some((site, host))) => {
+            let host = &t.sites[site].hosts[host];
+            return Ok(NameAnswer {
+                nic: nic.to_string(),
+                vnet: format!("site {}", t.sites[site].name),
+                name: crate::names::normalise(name),
+                query_type,
+                servers: NameServers::Host(host.dns_servers.clone()),
+                resolution: None,
+                live: None,
+            });
+        }
+        (None, None) => super::find_named(snap, &t.nics, nic, "NIC", "NICs")?,
     };
     let vnet = t.nics[idx].subnet.vnet;
     let servers = NameServers::of(t, idx);
@@ -116,6 +129,8 @@ fn server_text(servers: &NameServers) -> String {
         NameServers::AzureDns => format!("Azure DNS ({AZURE_DNS})"),
         NameServers::Nic(l) => format!("{} (the NIC's dns_servers)", addresses_text(l)),
         NameServers::Vnet(l) => format!("{} (the VNet's dns_servers)", addresses_text(l)),
+        NameServers::Host(l) if l.is_empty() => "no server (the host has no resolv.conf)".into(),
+        NameServers::Host(l) => format!("{} (the host's resolv.conf)", addresses_text(l)),
     }
 }
 
@@ -196,10 +211,13 @@ pub fn render_resolution(answer: &NameAnswer, json: bool) -> Result<String, Quer
     if json {
         return json_text(&json_of(answer));
     }
+    let place = match answer.servers {
+        NameServers::Host(_) => answer.vnet.clone(),
+        _ => format!("VNet {}", answer.vnet),
+    };
     let mut out = format!(
-        "{} (VNet {}) asks {} for {} {}\n",
+        "{} ({place}) asks {} for {} {}\n",
         answer.nic,
-        answer.vnet,
         server_text(&answer.servers),
         answer.name,
         answer.query_type
@@ -294,6 +312,7 @@ fn json_of(answer: &NameAnswer) -> Value {
         NameServers::AzureDns => ("azure_dns", answer.servers.addresses()),
         NameServers::Nic(l) => ("nic_dns_servers", l.clone()),
         NameServers::Vnet(l) => ("vnet_dns_servers", l.clone()),
+        NameServers::Host(l) => ("host_dns_servers", l.clone()),
     };
     let (status, answers, chain) = match &answer.resolution {
         Some(r) => (

@@ -80,6 +80,9 @@ pub enum NameServers {
     Nic(DnsServers),
     /// The VNet's `dns_servers`, in order.
     Vnet(DnsServers),
+    /// An on-premises host's own (its `resolv.conf`), in order: never
+    /// Azure DNS, which answers only inside Azure.
+    Host(DnsServers),
 }
 
 impl NameServers {
@@ -108,7 +111,9 @@ impl NameServers {
     pub fn addresses(&self) -> Vec<IpAddr> {
         match self {
             NameServers::AzureDns => vec![IpAddr::V4(AZURE_DNS)],
-            NameServers::Nic(list) | NameServers::Vnet(list) => list.clone(),
+            NameServers::Nic(list) | NameServers::Vnet(list) | NameServers::Host(list) => {
+                list.clone()
+            }
         }
     }
 }
