@@ -1,5 +1,6 @@
 //! `trace`'s translations against the packets': every expectation of each
-//! example with an Internet edge is traced offline and tested live with
+//! example with an Internet edge (every one: a test holds the list) is
+//! traced offline and tested live with
 //! `vnetd verify` while `vnetd capture` records the Internet's `eth0`; the
 //! addresses each traced packet has where it meets the Internet (after a
 //! way out translated its source, or as the Internet sends it before a
@@ -62,9 +63,44 @@ fn internet_edge() {
 }
 
 #[test]
+fn network_manager() {
+    replay(
+        "travnm",
+        include_str!("../../config/network-manager.yaml"),
+        &[],
+    );
+}
+
+#[test]
 fn public_load_balancer() {
     let example = include_str!("../../config/public-load-balancer.yaml");
     replay("trplb", example, &["web1", "web2", "web3"]);
+}
+
+/// The examples replayed here are every example with an Internet.
+#[test]
+fn every_example_with_an_internet_is_replayed() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
+    let mut with_internet: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| {
+            let text = std::fs::read_to_string(p).unwrap();
+            let loaded = vnetd::topology::parse_str(&p.display().to_string(), &text).unwrap();
+            loaded.topology.edge.has_internet()
+        })
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    with_internet.sort();
+    assert_eq!(
+        with_internet,
+        [
+            "internet-edge.yaml",
+            "network-manager.yaml",
+            "public-load-balancer.yaml"
+        ]
+    );
 }
 
 /// A child killed and reaped when dropped.
