@@ -71,6 +71,7 @@ pub mod shaping;
 pub mod site;
 #[cfg(test)]
 mod test_support;
+pub mod tls;
 pub mod tun;
 pub mod underlay;
 
