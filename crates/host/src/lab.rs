@@ -69,6 +69,10 @@ pub struct NamespaceSpec {
     /// The namespace's `resolv.conf`, written where `ip netns exec` reads
     /// it (see [`super::netns::write_resolv_conf`]); `None`: none.
     pub resolv_conf: Option<String>,
+    /// Certificates (PEM) the namespace's programs trust beside the
+    /// system's, written where `ip netns exec` reads them (see
+    /// [`super::netns::write_trust_store`]); `None`: the host's store.
+    pub trusted_certificates: Option<Arc<str>>,
 }
 
 impl NamespaceSpec {
@@ -91,6 +95,7 @@ impl NamespaceSpec {
             masquerade_except: None,
             dnat: Vec::new(),
             resolv_conf: None,
+            trusted_certificates: None,
         }
     }
 
@@ -445,6 +450,12 @@ fn build_one(
     let built = build_interface(ops, fabric, spec)?;
     if let (false, Some(text)) = (spec.existing_namespace, &spec.resolv_conf) {
         if let Err(error) = netns::write_resolv_conf(&spec.name, text) {
+            let _ = netns::delete(&spec.name);
+            return Err(error);
+        }
+    }
+    if let (false, Some(pem)) = (spec.existing_namespace, &spec.trusted_certificates) {
+        if let Err(error) = netns::write_trust_store(&spec.name, pem) {
             let _ = netns::delete(&spec.name);
             return Err(error);
         }
