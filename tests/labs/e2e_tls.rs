@@ -7,7 +7,8 @@
 //! certificate does not carry (`files.contoso.internal`, a CNAME to the
 //! account, or any name pinned to the endpoint's address) fails
 //! verification (curl's exit 60); `openssl s_client` names the lab's CA as
-//! the issuer. The CA's certificate is where the daemon says, mode 0644,
+//! the issuer; an Internet server listed on 443 is verified by its name
+//! and its address. The CA's certificate is where the daemon says, mode 0644,
 //! and goes with the lab, with the VMs' certificate stores. Needs root.
 
 use crate::common;
@@ -28,8 +29,12 @@ fn lab_text() -> String {
         1,
     );
     assert!(text.contains("default_outbound_access: true"));
-    text
+    format!("{text}\ninternet:\n  servers:\n    - {{name: {SERVER}, address: {SERVER_ADDRESS}, ports: [80, 443]}}\n")
 }
+
+/// An Internet server answering HTTPS on 443, by a DNS name.
+const SERVER: &str = "www.example.com";
+const SERVER_ADDRESS: &str = "203.0.113.80";
 
 /// `args` run by `ip netns exec` in `ns`.
 fn run_in(ns: &str, args: &[&str]) -> Output {
@@ -140,6 +145,29 @@ fn vms_verify_the_accounts_certificate_and_a_wrong_name_fails() {
         "{answer}"
     );
     assert!(answer.ends_with("\n200"), "{answer}");
+
+    // An Internet server listed on 443: its name and its address verify,
+    // another name pinned to its address does not.
+    let by_address = format!("https://{SERVER_ADDRESS}/");
+    let (code, answer) = curl(&vm3, &[], &by_address);
+    assert_eq!(code, Some(0), "{answer}");
+    assert!(
+        answer.starts_with(&format!(
+            "192.0.2.1\nInternet server {SERVER} reached at {SERVER_ADDRESS}:443 from 192.0.2.1:"
+        )),
+        "{answer}"
+    );
+    assert!(answer.ends_with("\n200"), "{answer}");
+    let pinned = format!("{SERVER}:443:{SERVER_ADDRESS}");
+    let (code, answer) = curl(&vm3, &["--resolve", &pinned], &format!("https://{SERVER}/"));
+    assert_eq!(
+        (code, answer.ends_with("\n200")),
+        (Some(0), true),
+        "{answer}"
+    );
+    let pinned = format!("other.example.com:443:{SERVER_ADDRESS}");
+    let (code, answer) = curl(&vm3, &["--resolve", &pinned], "https://other.example.com/");
+    assert_eq!(code, Some(60), "{answer}");
 
     // openssl: the leaf's issuer is the lab's CA, and it verifies.
     let subject = Command::new("openssl")
