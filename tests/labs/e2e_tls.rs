@@ -9,7 +9,8 @@
 //! verification (curl's exit 60); `openssl s_client` names the lab's CA as
 //! the issuer; an Internet server listed on 443 is verified by its name
 //! and its address. The CA's certificate is where the daemon says, mode 0644,
-//! and goes with the lab, with the VMs' certificate stores. Needs root.
+//! and goes with the lab, with the VMs' certificate stores (a VM an `apply`
+//! adds trusts it too). Needs root.
 
 use crate::common;
 
@@ -196,9 +197,30 @@ fn vms_verify_the_accounts_certificate_and_a_wrong_name_fails() {
     );
     assert!(shown.contains("Verify return code: 0 (ok)"), "{shown}");
 
+    // A VM an `apply` adds trusts the same CA.
+    let with_vm4 = lab_text().replacen(
+        "  - {name: vm3, subnet: partner/app, private_ip_address: 10.9.1.4}\n",
+        "  - {name: vm3, subnet: partner/app, private_ip_address: 10.9.1.4}\n  \
+         - {name: vm4, subnet: partner/app, private_ip_address: 10.9.1.5}\n",
+        1,
+    );
+    assert!(with_vm4.contains("name: vm4"));
+    lab.daemon()
+        .apply(
+            "with-vm4.yaml",
+            &common::with_netns_prefix(&with_vm4, PREFIX),
+        )
+        .unwrap();
+    let vm4 = lab.ns("vm4");
+    let (code, answer) = curl(&vm4, &[], &format!("https://{NAME}/"));
+    assert_eq!(code, Some(0), "{answer}");
+    assert!(answer.ends_with("\n200"), "{answer}");
+    let store4 = vnetd::host::netns::trust_store_of(&vm4);
+
     // Gone with the lab: the CA and the VMs' stores.
     drop(lab);
     assert!(!ca_path.exists(), "{}", ca_path.display());
     assert!(!store.exists(), "{}", store.display());
+    assert!(!store4.exists(), "{}", store4.display());
     assert!(!Path::new(&format!("/etc/netns/{vm1}/ssl")).exists());
 }
