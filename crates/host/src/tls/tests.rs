@@ -11,12 +11,13 @@ fn dns(name: &str) -> Subject {
     Subject::parse(name).expect("a DNS name")
 }
 
-/// What a storage account's blob endpoint presents.
-fn blob_account() -> NamePolicy {
+/// What a service presents for one account of its domain: the account's
+/// name and the wildcards of the domain and of a zone below it.
+fn one_account() -> NamePolicy {
     NamePolicy::Listed(vec![Identity::new(vec![
-        dns("acct.blob.core.windows.net"),
-        dns("*.blob.core.windows.net"),
-        dns("*.privatelink.blob.core.windows.net"),
+        dns("acct.files.example.net"),
+        dns("*.files.example.net"),
+        dns("*.private.files.example.net"),
     ])])
 }
 
@@ -80,20 +81,20 @@ const HERE: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9));
 #[test]
 fn a_listed_server_is_trusted_for_its_names_and_wildcards_alone() {
     let ca = Arc::new(LabCa::new("vnetd lab CA test").unwrap());
-    let acceptor = TlsAcceptor::new(ca.clone(), blob_account()).unwrap();
+    let acceptor = TlsAcceptor::new(ca.clone(), one_account()).unwrap();
     for good in [
-        "acct.blob.core.windows.net",
-        "ACCT.Blob.Core.Windows.Net",
-        "other.blob.core.windows.net",
-        "acct.privatelink.blob.core.windows.net",
+        "acct.files.example.net",
+        "ACCT.Files.Example.Net",
+        "other.files.example.net",
+        "acct.private.files.example.net",
     ] {
         handshake(&ca, &acceptor, name(good), HERE).unwrap_or_else(|e| panic!("{good}: {e}"));
     }
     for wrong in [
         "wrong.example",
-        "a.b.blob.core.windows.net",
-        "blob.core.windows.net",
-        "acct.file.core.windows.net",
+        "a.b.files.example.net",
+        "files.example.net",
+        "acct.mail.example.net",
     ] {
         let error = handshake(&ca, &acceptor, name(wrong), HERE).expect_err(wrong);
         assert!(
@@ -112,8 +113,8 @@ fn a_listed_server_is_trusted_for_its_names_and_wildcards_alone() {
 fn another_labs_ca_is_not_trusted() {
     let ca = Arc::new(LabCa::new("vnetd lab CA one").unwrap());
     let other = Arc::new(LabCa::new("vnetd lab CA two").unwrap());
-    let acceptor = TlsAcceptor::new(other, blob_account()).unwrap();
-    let error = handshake(&ca, &acceptor, name("acct.blob.core.windows.net"), HERE).unwrap_err();
+    let acceptor = TlsAcceptor::new(other, one_account()).unwrap();
+    let error = handshake(&ca, &acceptor, name("acct.files.example.net"), HERE).unwrap_err();
     assert_eq!(
         certificate_error(&error),
         Some(CertificateError::UnknownIssuer),
@@ -170,8 +171,8 @@ fn the_cache_keeps_each_certificate_once_and_is_bounded() {
 #[test]
 fn names_are_parsed_as_certificates_carry_them() {
     assert_eq!(
-        Subject::parse("Acct.Blob.Core.Windows.Net."),
-        Some(Subject::Dns("acct.blob.core.windows.net".into()))
+        Subject::parse("Acct.Files.Example.Net."),
+        Some(Subject::Dns("acct.files.example.net".into()))
     );
     assert_eq!(
         Subject::parse("10.0.0.4"),
