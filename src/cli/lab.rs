@@ -181,6 +181,10 @@ pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
         banner.push_str(&format!("{line}\n"));
     }
     banner.push_str(&format!("control socket: {}\n", socket.display()));
+    banner.push_str(&format!(
+        "lab CA: {} (the VMs trust it; HTTPS on 443 presents its certificates)\n",
+        daemon.lab_ca_path().display()
+    ));
     let table = daemon.flows().stats();
     banner.push_str(&format!(
         "flow table: {} slots ({} tracked flows, {:.1} MiB)\n",

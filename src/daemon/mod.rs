@@ -164,6 +164,9 @@ pub struct Daemon {
     /// spread lab): every thread of the lab logs inside it, each apply
     /// and each BGP speaker in a span of its own below it.
     span: tracing::Span,
+    /// The lab's CA: the certificates its responders present, trusted by
+    /// its VMs.
+    tls: Arc<answering::tls::LabTls>,
     /// The namespaces of the lab once removed, alive until the daemon is
     /// dropped: declared last, so that they die after the plane above has
     /// closed the ports' TUN queues (see [`crate::host::UnmountedNamespaces`]).
@@ -175,6 +178,17 @@ impl Daemon {
     /// SIGHUP, say) is said inside it.
     pub fn span(&self) -> &tracing::Span {
         &self.span
+    }
+
+    /// Where the lab's CA certificate is written (PEM), for clients
+    /// outside the VMs' namespaces to trust.
+    pub fn lab_ca_path(&self) -> &std::path::Path {
+        self.tls.path()
+    }
+
+    /// The lab's CA certificate (PEM), which the VMs' namespaces trust.
+    pub fn lab_ca_pem(&self) -> Arc<str> {
+        self.tls.pem().clone()
     }
 
     /// The snapshot the workers forward with now.
@@ -300,6 +314,7 @@ impl Daemon {
             Some(offload) => offload.fabric().remove_namespace(),
             None => Ok(()),
         };
+        self.tls.remove();
         ports.and(fabric)
     }
 

@@ -54,6 +54,11 @@ pub struct RunOptions {
 /// lab's services, removed by `vnetd down` after a crash.
 pub const DNS_SERVERS_RUN_DIR: &str = "/run/vnetd-dns";
 
+/// Where a lab's CA certificate is written, in a directory named after
+/// the lab's first namespace: made at the lab's start, removed with it,
+/// removed by `vnetd down` after a crash.
+pub const TLS_RUN_DIR: &str = "/run/vnetd-tls";
+
 /// The default cap on offloaded flow directions (`--offload-max-flows`):
 /// the kernel's flow map is sized for it at start (about 10 MiB).
 pub const DEFAULT_OFFLOAD_MAX_FLOWS: u32 = 65_536;

@@ -135,6 +135,27 @@ fn ports_of(
     Ok(ports)
 }
 
+/// Each port's namespace: its queues, its place on the fabric (`on_fabric`:
+/// the lab has one) and, for a VM, the lab's CA `ca_pem` trusted.
+fn lab_specs(
+    (topology, plan): (&Topology, &crate::plan::Plan),
+    (queues_per_port, shaping): (usize, bool),
+    on_fabric: bool,
+    ca_pem: &Arc<str>,
+) -> Vec<NamespaceSpec> {
+    plan.ports
+        .iter()
+        .map(|port| {
+            let mut spec = namespace_spec(topology, port, queues_per_port, shaping);
+            spec.on_fabric = on_fabric && ports::offloadable(port);
+            if ports::trusts_lab_ca(port) {
+                spec.trusted_certificates = Some(ca_pem.clone());
+            }
+            spec
+        })
+        .collect()
+}
+
 impl Daemon {
     /// Builds the lab and starts forwarding. On failure, whatever was built
     /// is removed again.
@@ -163,15 +184,14 @@ impl Daemon {
         let underlay = UnderlayLink::open(&topology, fabric.as_ref(), workers)?.map(Arc::new);
         let mut topology = topology;
         topology.placement.inner_mtu = underlay.as_ref().map(|u| u.inner_mtu());
-        let specs: Vec<NamespaceSpec> = plan
-            .ports
-            .iter()
-            .map(|port| {
-                let mut spec = namespace_spec(&topology, port, queues_per_port, options.shaping);
-                spec.on_fabric = fabric.is_some() && ports::offloadable(port);
-                spec
-            })
-            .collect();
+        // One CA for this lab alone, made before the VMs that trust it.
+        let tls = Arc::new(answering::tls::LabTls::make(&plan).context("making the lab's CA")?);
+        let specs = lab_specs(
+            (&topology, &plan),
+            (queues_per_port, options.shaping),
+            fabric.is_some(),
+            tls.pem(),
+        );
         let stop = Arc::new(AtomicBool::new(false));
         let faults = Arc::new(Faults::default());
         let panics = Arc::new(ThreadPanics::default());
@@ -291,6 +311,7 @@ impl Daemon {
             mesh: Mutex::new(mesh),
             reach,
             span,
+            tls,
             unmounted: Mutex::new(None),
         };
         let deny_sink = daemon.start_flow_log(options)?;
@@ -437,6 +458,7 @@ impl Daemon {
             let services = answering::services::start(
                 self.plane.clone(),
                 self.names.1.clone(),
+                self.tls.clone(),
                 self.stop.clone(),
                 supervision,
             )

@@ -4,7 +4,8 @@
 //! binds in the Internet's namespace on an address the file never names
 //! is reached by the VM behind the NAT gateway and by the VM with its own
 //! public IP, each seen from its own public address, and not by the
-//! private subnet's VM; any other address answers HTTP with the source it
+//! private subnet's VM; any other address answers HTTP, and HTTPS with a
+//! certificate of the lab's CA for the name asked, with the source it
 //! saw; `ping 8.8.8.8` answers through a public IP and not through a
 //! Standard NAT gateway, which carries no ICMP; and `trace` says what the
 //! packets did. Needs root.
@@ -59,6 +60,23 @@ fn every_public_address_answers_and_a_users_own_server_takes_its_address() {
     // Any other address: the Internet's own answer, with the source seen.
     let other = answer(&lab.ns("web1"), "http://203.0.113.78/");
     assert_eq!(other, web1, "the first line of the default answer");
+    // And HTTPS, verified by the lab's CA (no `-k`): by address, and by
+    // the name asked.
+    let secure = answer(&lab.ns("web1"), "https://203.0.113.78/");
+    assert_eq!(secure, web1, "the default answer over HTTPS, by address");
+    let named = common::stdout_in(
+        &lab.ns("app1"),
+        &[
+            "curl",
+            "-s",
+            "-m",
+            "3",
+            "--resolve",
+            "www.example.org:443:203.0.113.79",
+            "https://www.example.org/",
+        ],
+    );
+    assert_eq!(named.lines().next(), Some(nat_address.as_str()), "{named}");
 
     // Echo requests: answered through a public IP; a Standard NAT gateway
     // carries none (counted).

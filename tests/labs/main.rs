@@ -57,6 +57,7 @@ mod e2e_scale;
 mod e2e_shaping;
 mod e2e_snat_exhaustion;
 mod e2e_teardown;
+mod e2e_tls;
 mod e2e_translation_replay;
 mod e2e_verify;
 mod e2e_virtual_wan;

@@ -73,6 +73,10 @@ pub struct NamespaceSpec {
     /// elsewhere, with default listeners (see [`super::every_address`]);
     /// `None`: only its own.
     pub every_address: Option<super::every_address::EveryAddress>,
+    /// Certificates (PEM) the namespace's programs trust beside the
+    /// system's, written where `ip netns exec` reads them (see
+    /// [`super::netns::write_trust_store`]); `None`: the host's store.
+    pub trusted_certificates: Option<Arc<str>>,
 }
 
 impl NamespaceSpec {
@@ -96,6 +100,7 @@ impl NamespaceSpec {
             dnat: Vec::new(),
             resolv_conf: None,
             every_address: None,
+            trusted_certificates: None,
         }
     }
 
@@ -450,6 +455,12 @@ fn build_one(
     let built = build_interface(ops, fabric, spec)?;
     if let (false, Some(text)) = (spec.existing_namespace, &spec.resolv_conf) {
         if let Err(error) = netns::write_resolv_conf(&spec.name, text) {
+            let _ = netns::delete(&spec.name);
+            return Err(error);
+        }
+    }
+    if let (false, Some(pem)) = (spec.existing_namespace, &spec.trusted_certificates) {
+        if let Err(error) = netns::write_trust_store(&spec.name, pem) {
             let _ = netns::delete(&spec.name);
             return Err(error);
         }

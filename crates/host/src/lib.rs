@@ -74,6 +74,7 @@ pub mod shaping;
 pub mod site;
 #[cfg(test)]
 mod test_support;
+pub mod tls;
 pub mod tun;
 pub mod underlay;
 

@@ -423,10 +423,65 @@ pub fn write_resolv_conf(name: &str, text: &str) -> Result<()> {
     fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Removes what [`write_resolv_conf`] wrote for `name`, if anything.
+/// The system's certificate bundle, which a namespace's own store starts
+/// with (Debian's layout, which curl, OpenSSL and Python read).
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// OpenSSL's configuration, which the namespace's store keeps beside its
+/// bundle: `ip netns exec` binds the namespace's `ssl` over all of
+/// `/etc/ssl`.
+const SYSTEM_OPENSSL_CNF: &str = "/etc/ssl/openssl.cnf";
+
+/// Writes the certificate store of the namespace `name` where `ip netns
+/// exec` binds it over `/etc/ssl`: `/etc/netns/NAME/ssl/certs/
+/// ca-certificates.crt`, the system's bundle (where there is one) and
+/// `extra_pem` after it, and a copy of the system's `openssl.cnf`. A
+/// program run in the namespace another way (`setns`, `nsenter`) sees the
+/// host's `/etc/ssl`: it is told of the file by `SSL_CERT_FILE` or its own
+/// option. [`delete`] removes it with the namespace.
+pub fn write_trust_store(name: &str, extra_pem: &str) -> Result<()> {
+    validate_name(name)?;
+    let ssl = etc_dir_of(name).join("ssl");
+    let certs = ssl.join("certs");
+    fs::create_dir_all(&certs).with_context(|| format!("creating {}", certs.display()))?;
+    let mut bundle = match fs::read_to_string(SYSTEM_CA_BUNDLE) {
+        Ok(text) => text,
+        Err(err) if err.kind() == ErrorKind::NotFound => String::new(),
+        Err(err) => return Err(err).with_context(|| format!("reading {SYSTEM_CA_BUNDLE}")),
+    };
+    if !bundle.is_empty() && !bundle.ends_with('\n') {
+        bundle.push('\n');
+    }
+    bundle.push_str(extra_pem);
+    let path = certs.join(TRUST_STORE_FILE);
+    fs::write(&path, bundle).with_context(|| format!("writing {}", path.display()))?;
+    match fs::copy(SYSTEM_OPENSSL_CNF, ssl.join("openssl.cnf")) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("copying {SYSTEM_OPENSSL_CNF}")),
+    }
+}
+
+/// The bundle's name in the namespace's `ssl/certs`.
+const TRUST_STORE_FILE: &str = "ca-certificates.crt";
+
+/// Where a program in the namespace `name` run by `ip netns exec` reads
+/// its trusted certificates: `/etc/ssl/certs/ca-certificates.crt`, bound
+/// from this file.
+pub fn trust_store_of(name: &str) -> PathBuf {
+    etc_dir_of(name).join("ssl/certs").join(TRUST_STORE_FILE)
+}
+
+/// Removes what [`write_resolv_conf`] and [`write_trust_store`] wrote for
+/// `name`, if anything.
 fn remove_etc(name: &str) {
     let dir = etc_dir_of(name);
     let _ = fs::remove_file(dir.join("resolv.conf"));
+    let ssl = dir.join("ssl");
+    let _ = fs::remove_file(ssl.join("certs").join(TRUST_STORE_FILE));
+    let _ = fs::remove_file(ssl.join("openssl.cnf"));
+    let _ = fs::remove_dir(ssl.join("certs"));
+    let _ = fs::remove_dir(&ssl);
     // Only when empty: files someone else put there stay.
     let _ = fs::remove_dir(&dir);
 }

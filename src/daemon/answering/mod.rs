@@ -22,3 +22,4 @@ pub mod dns_servers;
 pub mod live;
 pub mod paas;
 pub mod services;
+pub mod tls;

@@ -15,15 +15,23 @@
 //! connections to (see [`crate::host::every_address`]), unless a server
 //! of the user's own is bound to that address and port there.
 //!
+//! The PaaS resources answer HTTPS on 443 as well, with the same answer,
+//! as Azure's services do: the certificate names the resource's public
+//! name and its domain's wildcards, issued by the lab's CA (see
+//! [`super::tls`]), so a VM's `curl https://acct.blob.core.windows.net/`
+//! verifies and a wrong name does not. An Internet server listed on 443
+//! answers TLS there, with its name and address on its certificate.
+//!
 //! Each server runs on the shared accept loop of
 //! [`crate::host::listener`], with its bounds: a few connections at once, a
-//! deadline for the request and for each write, one request per
-//! connection.
+//! deadline for the request (the TLS handshake included) and for each
+//! write, one request per connection.
 
 use crate::daemon::forwarding::plane::Plane;
 use crate::daemon::threads::{ThreadKind, ThreadPanics};
-use crate::host::listener::{self, Client, Limits};
+use crate::host::listener::{self, Arrival, Client, Limits};
 use crate::host::netns;
+use crate::host::tls::TlsAcceptor;
 use crate::plan::PortKind;
 use crate::topology::Topology;
 use std::any::Any;
@@ -32,11 +40,14 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The port the responders listen on.
 pub const HTTP_PORT: u16 = 80;
+
+/// The port the responders answer HTTPS on.
+pub const HTTPS_PORT: u16 = 443;
 
 /// What a responder reads of a request at most: its head.
 const MAX_REQUEST: usize = 8 << 10;
@@ -100,6 +111,24 @@ impl Identity {
         }
     }
 
+    /// What the responder presents on HTTPS, reached at `address`: a
+    /// PaaS resource's certificate, or an Internet server's.
+    fn acceptor(
+        &self,
+        tls: &super::tls::LabTls,
+        address: SocketAddr,
+    ) -> anyhow::Result<TlsAcceptor> {
+        match self {
+            Identity::Paas { public_name, .. } | Identity::PaasPublic { public_name } => {
+                tls.paas_acceptor(public_name)
+            }
+            Identity::Internet { server } => tls.server_acceptor(server, address.ip()),
+            // Every address, every name: a certificate for the name the
+            // client asks, or for the address it reached without one.
+            Identity::InternetDefault => tls.any_name_acceptor(),
+        }
+    }
+
     /// The name the responder's thread goes by.
     fn name(&self) -> &str {
         match self {
@@ -143,15 +172,49 @@ impl Identity {
 struct Responder {
     identity: Arc<Identity>,
     counters: Arc<PaasCounters>,
+    /// HTTPS: the handshake first, with these certificates.
+    tls: Option<TlsAcceptor>,
 }
 
 impl listener::Service<TcpStream> for Responder {
-    async fn serve(&self, mut client: Client<TcpStream>) {
+    async fn serve(&self, client: Client<TcpStream>) {
         let arrival = client.arrival();
         let (local, peer) = match (client.get_ref().local_addr(), client.get_ref().peer_addr()) {
             (Ok(local), Ok(peer)) => (local, peer),
             _ => return,
         };
+        match &self.tls {
+            None => self.answer(client, &arrival, local, peer).await,
+            // A client that refuses the certificate (a wrong name) ends
+            // here: the handshake failed.
+            Some(acceptor) => {
+                if let Ok(stream) = acceptor.accept(client, local.ip()).await {
+                    self.answer(stream, &arrival, local, peer).await;
+                }
+            }
+        }
+    }
+
+    async fn busy(&self, mut stream: TcpStream) {
+        // An HTTPS client would read this as a broken handshake: closing is
+        // all it can be told.
+        if self.tls.is_none() {
+            let _ = stream
+                .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+    }
+}
+
+impl Responder {
+    /// Reads a request's head on `client` (plain or TLS) and answers it.
+    async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        mut client: S,
+        arrival: &Arrival,
+        local: SocketAddr,
+        peer: SocketAddr,
+    ) {
         // The head: up to its blank line, or the limit.
         let mut head = Vec::with_capacity(1024);
         let mut chunk = [0u8; 1024];
@@ -172,12 +235,6 @@ impl listener::Service<TcpStream> for Responder {
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
         }
         let _ = client.shutdown().await;
-    }
-
-    async fn busy(&self, mut stream: TcpStream) {
-        let _ = stream
-            .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
-            .await;
     }
 }
 
@@ -219,14 +276,30 @@ pub struct Responders {
     running: HashMap<Key, listener::Server>,
     counters: Arc<PaasCounters>,
     panics: Arc<ThreadPanics>,
+    tls: Arc<super::tls::LabTls>,
+}
+
+/// A responder the plane wants: where it listens and what it says.
+struct Wanted<'a> {
+    key: Key,
+    netns: &'a str,
+    address: SocketAddr,
+    identity: Identity,
+    /// HTTPS: a TLS handshake before the request.
+    https: bool,
 }
 
 impl Responders {
-    pub fn new(counters: Arc<PaasCounters>, panics: Arc<ThreadPanics>) -> Responders {
+    pub fn new(
+        counters: Arc<PaasCounters>,
+        panics: Arc<ThreadPanics>,
+        tls: Arc<super::tls::LabTls>,
+    ) -> Responders {
         Responders {
             running: HashMap::new(),
             counters,
             panics,
+            tls,
         }
     }
 
@@ -234,7 +307,7 @@ impl Responders {
     /// port of this machine that has none, and stops those gone.
     pub fn follow(&mut self, plane: &Plane) {
         let snapshot = &plane.snapshot;
-        let mut wanted: Vec<(Key, &str, SocketAddr, Identity)> = Vec::new();
+        let mut wanted: Vec<Wanted<'_>> = Vec::new();
         for (p, port) in snapshot.plan.ports.iter_enumerated() {
             let Some(serial) = plane.ports.get(p).map(|s| s.serial) else {
                 continue;
@@ -242,13 +315,19 @@ impl Responders {
             if !snapshot.plan.is_local(p) {
                 continue;
             }
+            let netns = port.netns.as_str();
             match port.kind {
-                PortKind::PrivateEndpoint { endpoint } => wanted.push((
-                    (serial, 0, HTTP_PORT),
-                    port.netns.as_str(),
-                    (Ipv4Addr::UNSPECIFIED, HTTP_PORT).into(),
-                    Identity::of(&snapshot.topology, endpoint),
-                )),
+                PortKind::PrivateEndpoint { endpoint } => {
+                    for listen in [HTTP_PORT, HTTPS_PORT] {
+                        wanted.push(Wanted {
+                            key: (serial, 0, listen),
+                            netns,
+                            address: (Ipv4Addr::UNSPECIFIED, listen).into(),
+                            identity: Identity::of(&snapshot.topology, endpoint),
+                            https: listen == HTTPS_PORT,
+                        });
+                    }
+                }
                 PortKind::Internet => {
                     let faces = crate::plan::ports::internet::paas_public_faces(&snapshot.topology);
                     let servers = snapshot.topology.edge.servers();
@@ -256,12 +335,17 @@ impl Responders {
                         if servers.iter().any(|s| s.address == address) {
                             continue;
                         }
-                        wanted.push((
-                            (serial, (servers.len() + 1 + i) as u32, HTTP_PORT),
-                            port.netns.as_str(),
-                            (address, HTTP_PORT).into(),
-                            Identity::PaasPublic { public_name },
-                        ));
+                        for listen in [HTTP_PORT, HTTPS_PORT] {
+                            wanted.push(Wanted {
+                                key: (serial, (servers.len() + 1 + i) as u32, listen),
+                                netns,
+                                address: (address, listen).into(),
+                                identity: Identity::PaasPublic {
+                                    public_name: public_name.clone(),
+                                },
+                                https: listen == HTTPS_PORT,
+                            });
+                        }
                     }
                     // The default answers, one listener per port and
                     // family the namespace hands them to.
@@ -270,25 +354,27 @@ impl Responders {
                         .chain(v6.then_some(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)));
                     for (family, loopback) in loopbacks.enumerate() {
                         let defaults = crate::plan::ports::internet::DEFAULT_ANSWERS;
-                        for (_, listen) in defaults.into_iter().filter(|(a, _)| *a == HTTP_PORT) {
-                            wanted.push((
-                                (serial, u32::MAX - family as u32, listen),
-                                port.netns.as_str(),
-                                (loopback, listen).into(),
-                                Identity::InternetDefault,
-                            ));
+                        for (asked, listen) in defaults {
+                            wanted.push(Wanted {
+                                key: (serial, u32::MAX - family as u32, listen),
+                                netns,
+                                address: (loopback, listen).into(),
+                                identity: Identity::InternetDefault,
+                                https: asked == HTTPS_PORT,
+                            });
                         }
                     }
                     for (i, server) in servers.iter().enumerate() {
                         for &listen in &server.ports {
-                            wanted.push((
-                                (serial, i as u32 + 1, listen),
-                                port.netns.as_str(),
-                                (server.address, listen).into(),
-                                Identity::Internet {
+                            wanted.push(Wanted {
+                                key: (serial, i as u32 + 1, listen),
+                                netns,
+                                address: (server.address, listen).into(),
+                                identity: Identity::Internet {
                                     server: server.name.clone(),
                                 },
-                            ));
+                                https: listen == HTTPS_PORT,
+                            });
                         }
                     }
                 }
@@ -296,12 +382,13 @@ impl Responders {
             }
         }
         self.running
-            .retain(|key, _| wanted.iter().any(|(k, _, _, _)| k == key));
-        for (key, netns, address, identity) in wanted {
-            if self.running.contains_key(&key) {
+            .retain(|key, _| wanted.iter().any(|w| w.key == *key));
+        for want in wanted {
+            if self.running.contains_key(&want.key) {
                 continue;
             }
-            match self.start_one(netns, address, identity) {
+            let (key, netns, address) = (want.key, want.netns, want.address);
+            match self.start_one(want) {
                 Ok(server) => {
                     self.running.insert(key, server);
                 }
@@ -313,24 +400,24 @@ impl Responders {
         }
     }
 
-    fn start_one(
-        &self,
-        netns: &str,
-        address: SocketAddr,
-        identity: Identity,
-    ) -> anyhow::Result<listener::Server> {
+    fn start_one(&self, want: Wanted<'_>) -> anyhow::Result<listener::Server> {
+        let tls = match want.https {
+            true => Some(want.identity.acceptor(&self.tls, want.address)?),
+            false => None,
+        };
         // The default responder takes connections to addresses other than
         // its own: it is transparent (`IP_TRANSPARENT`), as `tproxy` needs.
-        let transparent = matches!(identity, Identity::InternetDefault);
-        let socket = netns::run_in(netns, || bind(address, transparent))?;
+        let transparent = matches!(want.identity, Identity::InternetDefault);
+        let socket = netns::run_in(want.netns, || bind(want.address, transparent))?;
         socket.set_nonblocking(true)?;
         listener::Server::start::<tokio::net::TcpListener, _, _, _>(
-            &format!("vnetd-paas-{}", identity.name()),
+            &format!("vnetd-paas-{}", want.identity.name()),
             socket,
             LIMITS,
             Responder {
-                identity: Arc::new(identity),
+                identity: Arc::new(want.identity),
                 counters: self.counters.clone(),
+                tls,
             },
             ResponderEvents {
                 counters: self.counters.clone(),

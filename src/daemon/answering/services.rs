@@ -51,6 +51,7 @@ fn run(
 pub(in crate::daemon) fn start(
     plane: Arc<PublishedPlane>,
     counters: Arc<PaasCounters>,
+    tls: Arc<super::tls::LabTls>,
     stop: Arc<AtomicBool>,
     (faults, panics): (Arc<Faults>, Arc<ThreadPanics>),
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -61,7 +62,8 @@ pub(in crate::daemon) fn start(
         "the lab's services",
         (panics, stop.clone()),
         move || {
-            let mut responders = Responders::new(counters.clone(), for_servers.clone());
+            let mut responders =
+                Responders::new(counters.clone(), for_servers.clone(), tls.clone());
             let mut dns = DnsServers::default();
             let serving = &counters.serving_generation;
             run(

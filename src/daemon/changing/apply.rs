@@ -286,6 +286,9 @@ impl Daemon {
             let remote = !plan.is_local(index);
             let mut spec = namespace_spec(&topology, nic, self.queues_per_port, self.shaping);
             spec.on_fabric = self.offload.is_some() && super::ports::offloadable(nic);
+            if super::ports::trusts_lab_ca(nic) {
+                spec.trusted_certificates = Some(self.lab_ca_pem());
+            }
             // A site's tunnels died with the router they were in.
             let rebuilt =
                 spec.existing_namespace && hybrid_changes.rebuilt_routers.contains(&spec.name);

@@ -10,8 +10,13 @@ use crate::topology::Topology;
 use anyhow::Result;
 
 /// Where the daemons a lab runs in its namespaces keep their files, one
-/// directory per namespace: the routing daemons', the DNS servers'.
-const RUN_DIRS: [&str; 2] = [hybrid::RUN_DIR, crate::daemon::options::DNS_SERVERS_RUN_DIR];
+/// directory per namespace: the routing daemons', the DNS servers', and
+/// the lab's CA certificate (under its first namespace's name).
+const RUN_DIRS: [&str; 3] = [
+    hybrid::RUN_DIR,
+    crate::daemon::options::DNS_SERVERS_RUN_DIR,
+    crate::daemon::options::TLS_RUN_DIR,
+];
 
 /// Removes the namespaces a topology's lab created and a crash left behind,
 /// with the routing daemons still running there and their run directories;

@@ -168,6 +168,12 @@ fn vm(topology: &Topology, port: &Port, shaping: bool) -> NamespaceSpec {
     spec
 }
 
+/// Whether the namespace of `port` trusts the lab's CA: a VM's, where
+/// users run their clients.
+pub fn trusts_lab_ca(port: &Port) -> bool {
+    matches!(port.kind, PortKind::Vm)
+}
+
 /// The `resolv.conf` of a VM's namespace: the DNS servers Azure's DHCP
 /// gives the NIC (its own `dns_servers`, else its VNet's, else Azure DNS at
 /// 168.63.129.16; a resolver reads the first three), and Azure's search
