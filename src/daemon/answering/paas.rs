@@ -10,7 +10,8 @@
 //! asked, and the client's address as the server saw it (after the lab's
 //! translations), the answer an `ifconfig.me` gives. So do the public
 //! faces of the PaaS resources there, on port 80 of their public
-//! addresses.
+//! addresses, after judging each request by the resource's network rules
+//! as its service does (a refusal is the service's 403).
 //!
 //! Each server runs on the shared accept loop of
 //! [`crate::host::listener`], with its bounds: a few connections at once, a
@@ -77,9 +78,11 @@ enum Identity {
     Internet {
         server: String,
     },
-    /// A PaaS resource's public face, on the Internet.
+    /// A PaaS resource's public face, on the Internet: it judges each
+    /// request by the resource's network rules in `topology`.
     PaasPublic {
         public_name: String,
+        topology: Arc<Topology>,
     },
 }
 
@@ -100,8 +103,22 @@ impl Identity {
         match self {
             Identity::Paas { endpoint, .. } => endpoint,
             Identity::Internet { server } => server,
-            Identity::PaasPublic { public_name } => public_name,
+            Identity::PaasPublic { public_name, .. } => public_name,
         }
+    }
+
+    /// The answer's status and body for a client at `peer` that reached
+    /// `local`: a public face judges the request as its service does
+    /// ([`crate::policy::service_access`]).
+    fn answer(&self, local: std::net::SocketAddr, peer: std::net::SocketAddr) -> (u16, String) {
+        if let Identity::PaasPublic {
+            public_name,
+            topology,
+        } = self
+        {
+            return public_face_answer(topology, public_name, local, peer);
+        }
+        (200, self.body(local, peer))
     }
 
     /// The answer's body for a client at `peer` that reached `local`.
@@ -122,12 +139,49 @@ impl Identity {
                 "{ip}\nInternet server {server} reached at {local} from {peer}\n",
                 ip = peer.ip()
             ),
-            Identity::PaasPublic { public_name } => format!(
+            Identity::PaasPublic { public_name, .. } => format!(
                 "{public_name} through its public endpoint\n\
                  reached at {local} from {peer}\n"
             ),
         }
     }
+}
+
+/// A public face's answer: the resource named `public_name` judges the
+/// request from `peer` by its rules.
+fn public_face_answer(
+    topology: &Topology,
+    public_name: &str,
+    local: std::net::SocketAddr,
+    peer: std::net::SocketAddr,
+) -> (u16, String) {
+    use crate::policy::service_access::{judge, refusal, Arrival};
+    let resource =
+        (topology.paas_resources.iter_enumerated()).find(|(_, r)| r.public_name() == public_name);
+    let kind = resource.map(|(_, r)| r.kind).or_else(|| {
+        (topology.private_endpoints.iter())
+            .find(|pe| pe.target.public_name() == public_name)
+            .map(|pe| pe.target.sub_resource.kind)
+    });
+    let Some(kind) = kind else {
+        return (
+            200,
+            format!("{public_name} through its public endpoint\nreached at {local} from {peer}\n"),
+        );
+    };
+    let arrival = Arrival::PublicFace { source: peer.ip() };
+    let judged = judge(topology, kind, resource.map(|(i, _)| i), arrival);
+    if !judged.allowed {
+        return refusal(kind, public_name, peer.ip(), &judged.rule);
+    }
+    (
+        200,
+        format!(
+            "{public_name} through its public endpoint\nreached at {local} from {peer}\n\
+             allowed by {}\n",
+            judged.rule.describe(topology)
+        ),
+    )
 }
 
 struct Responder {
@@ -152,9 +206,10 @@ impl listener::Service<TcpStream> for Responder {
             }
         }
         arrival.mark();
-        let body = self.identity.body(local, peer);
+        let (status, body) = self.identity.answer(local, peer);
+        let reason = if status == 200 { "OK" } else { "Forbidden" };
         let answer = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n\
              Content-Length: {}\r\nConnection: close\r\nServer: vnetd-paas\r\n\r\n{body}",
             body.len()
         );
@@ -241,6 +296,7 @@ impl Responders {
                 )),
                 PortKind::Internet => {
                     let faces = crate::plan::ports::internet::paas_public_faces(&snapshot.topology);
+                    let topology = Arc::new(snapshot.topology.clone());
                     let servers = snapshot.topology.edge.servers();
                     for (i, (address, public_name)) in faces.into_iter().enumerate() {
                         if servers.iter().any(|s| s.address == address) {
@@ -250,7 +306,10 @@ impl Responders {
                             (serial, (servers.len() + 1 + i) as u32, HTTP_PORT),
                             port.netns.as_str(),
                             (address, HTTP_PORT).into(),
-                            Identity::PaasPublic { public_name },
+                            Identity::PaasPublic {
+                                public_name,
+                                topology: topology.clone(),
+                            },
                         ));
                     }
                     for (i, server) in servers.iter().enumerate() {

@@ -463,7 +463,16 @@ fn walk<C: Conntrack>(
                 answer.hops.push(hop);
                 return None;
             }
-            Verdict::Deliver(nic) => nic,
+            Verdict::Deliver(nic) => {
+                // A service endpoint's flow leaves untranslated; its reply
+                // is the flow's own.
+                if snap.nics[nic].internet
+                    && internet::through_service_endpoint(snap, ingress, &view)
+                {
+                    edge = Some((view.key.src, view.key.src));
+                }
+                nic
+            }
             Verdict::Translate { nic, rewrite } => {
                 if let (true, Rewrite::Source { address, .. }) = (snap.nics[nic].internet, rewrite)
                 {

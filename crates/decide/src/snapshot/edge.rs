@@ -149,6 +149,11 @@ pub struct EdgeTables {
     /// Public load balancers' ways out (outbound rules and implicit SNAT)
     /// that some NIC takes.
     pub outbound: Vec<OutboundTables>,
+    /// The address ranges of the subnets with service endpoints, with
+    /// their VNets: where the Internet's replies to an untranslated
+    /// service-endpoint flow are delivered (empty in a lab without
+    /// service endpoints, which then never looks).
+    pub service_endpoint_sources: Vec<(ipnet::IpNet, VnetIdx)>,
 }
 
 impl EdgeTables {
@@ -237,11 +242,19 @@ impl EdgeTables {
                 idle_ms: u64::from(w.idle_timeout_minutes) * 60_000,
             });
         }
+        let service_endpoint_sources = (topology.vnets.iter_enumerated())
+            .flat_map(|(v, vnet)| {
+                (vnet.subnets.iter())
+                    .filter(|s| !s.services.endpoints.is_empty())
+                    .flat_map(move |s| s.address_prefixes.iter().map(move |p| (*p, v)))
+            })
+            .collect();
         EdgeTables {
             internet,
             public,
             nat_gateways,
             outbound,
+            service_endpoint_sources,
         }
     }
 

@@ -53,6 +53,12 @@ pub(super) fn edge_details(
         });
         return;
     }
+    if let Verdict::Deliver(nic) = *verdict {
+        if snap.nics[nic].internet && through_service_endpoint(snap, ingress, view) {
+            hop.egress = Some(format!("service endpoint, as {}", view.key.src));
+        }
+        return;
+    }
     let Verdict::Translate {
         nic,
         rewrite: Rewrite::Source { address, .. },
@@ -72,6 +78,18 @@ pub(super) fn edge_details(
         _ => snap.nics[ingress].egress.describe(snap),
     };
     hop.egress = Some(format!("{method}, as {address}"));
+}
+
+/// Whether `view`, sent by `ingress`, is routed by a service endpoint's
+/// row (and so leaves with its private source).
+pub(super) fn through_service_endpoint(
+    snap: &Snapshot,
+    ingress: PortIdx,
+    view: &PacketView,
+) -> bool {
+    !snap.nics[ingress].internet
+        && snap.route(ingress, view.key.dst).map(|r| r.next_hop_type)
+            == Some(crate::topology::NextHopType::VirtualNetworkServiceEndpoint)
 }
 
 /// The names of frontend `f`'s load balancer and of the frontend.

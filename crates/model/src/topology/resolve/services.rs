@@ -73,15 +73,19 @@ impl Resolver<'_> {
         policies: Vec<RawServiceEndpointPolicy>,
         refs: SubnetPolicyRefs,
     ) {
-        self.paas_resources(resources);
-        self.endpoint_policies(policies);
+        let refused = self.paas_resources(resources);
+        self.endpoint_policies(policies, &refused);
         self.subnet_policies(refs);
     }
 
-    fn paas_resources(&mut self, resources: Vec<RawPaasResource>) {
+    /// The resources Azure accepts; the names of those refused for their
+    /// name, which what refers to them is not refused again for.
+    fn paas_resources(&mut self, resources: Vec<RawPaasResource>) -> Vec<String> {
+        let mut refused = Vec::new();
         for r in resources {
             if let Some(why) = name_refusal(r.kind, &r.name) {
                 self.diags.error(r.line, &r.key, why);
+                refused.push(r.name.to_ascii_lowercase());
                 continue;
             }
             let name = r.name.to_ascii_lowercase();
@@ -156,9 +160,10 @@ impl Resolver<'_> {
                 line: r.line,
             });
         }
+        refused
     }
 
-    fn endpoint_policies(&mut self, policies: Vec<RawServiceEndpointPolicy>) {
+    fn endpoint_policies(&mut self, policies: Vec<RawServiceEndpointPolicy>, refused: &[String]) {
         let mut seen = Names::new(POLICY_NAME);
         for p in policies {
             self.check_name(&mut seen, &p.name, p.line, &p.key);
@@ -177,6 +182,9 @@ impl Resolver<'_> {
                 let mut resources = Vec::new();
                 for r in &d.resources {
                     let wanted = r.name.to_ascii_lowercase();
+                    if refused.contains(&wanted) {
+                        continue;
+                    }
                     let found = self
                         .topo
                         .paas_resources
