@@ -302,3 +302,45 @@ fn what_azure_refuses_of_service_endpoints_is_refused_with_its_line() {
         assert_refused_with_words(TAG, BASE, &case);
     }
 }
+
+/// With a real flow table: the service's reply to vm-web's flow through
+/// its endpoint is delivered to vm-web, untranslated; the same packet
+/// before that flow, another port's, and a packet from another Internet
+/// address are not.
+#[test]
+fn only_the_reply_of_a_service_endpoint_flow_reaches_a_private_address_from_the_internet() {
+    use vnetd::dataplane::DropReason;
+    use vnetd::engine::flow_table::FlowTable;
+    let snap = Snapshot::compile(topology(BASE), 1);
+    let internet = snap.edge.internet.expect("the lab has an Internet");
+    let web = snap.port_by_name("vm-web").unwrap();
+    // Room for every NIC's owner and the frontends' (the edge's among them).
+    let table = FlowTable::new(1024, 256, 0);
+    let reply = common::packets::udp4("198.19.1.4", "10.1.1.4", 7001, 40000);
+    let no_destination = |v: Verdict| {
+        matches!(
+            v,
+            Verdict::Drop {
+                reason: DropReason::NoDestination,
+                ..
+            }
+        )
+    };
+    assert!(no_destination(decide(&snap, &table, internet, &reply, 0)));
+    let request = common::packets::udp4("10.1.1.4", "198.19.1.4", 40000, 7001);
+    assert_eq!(
+        decide(&snap, &table, web, &request, 0),
+        Verdict::Deliver(internet)
+    );
+    assert_eq!(
+        decide(&snap, &table, internet, &reply, 1),
+        Verdict::Deliver(web)
+    );
+    for (src, sport, dport) in [("198.19.1.4", 7001, 40001), ("203.0.113.10", 7001, 40000)] {
+        let other = common::packets::udp4(src, "10.1.1.4", sport, dport);
+        assert!(
+            no_destination(decide(&snap, &table, internet, &other, 1)),
+            "{src}:{sport} -> {dport}"
+        );
+    }
+}
