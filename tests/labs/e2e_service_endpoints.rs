@@ -15,6 +15,7 @@ use crate::common;
 use common::Lab;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
+use vnetd::daemon::reporting::report::flows_of;
 use vnetd::dataplane::DropReason;
 use vnetd::host::netns;
 use vnetd::topology::NextHopType;
@@ -158,5 +159,18 @@ fn datagrams_through_a_service_endpoint_are_counted_once_with_offload_on_and_off
             [DATAGRAMS, DATAGRAMS, 0, 0],
             "internet, offload {offload}"
         );
+        if offload {
+            // The offload thread judged the flow and kept it in the workers.
+            let judged = || {
+                flows_of(lab.daemon(), Some("vm-web"))
+                    .iter()
+                    .any(|f| f.not_offloaded_because.as_deref() == Some("service_endpoint"))
+            };
+            assert!(
+                common::wait_for(Duration::from_secs(10), judged),
+                "{:#?}",
+                flows_of(lab.daemon(), Some("vm-web"))
+            );
+        }
     }
 }

@@ -344,3 +344,37 @@ fn only_the_reply_of_a_service_endpoint_flow_reaches_a_private_address_from_the_
         );
     }
 }
+
+/// `trace` names the rule that decides at the account, with the source
+/// the account sees: vm-web's private address through its endpoint,
+/// vm-batch's default outbound address.
+#[test]
+fn trace_names_the_deciding_rule_of_the_account() {
+    use vnetd::diagnostics::trace::{trace, TraceQuery};
+    use vnetd::topology::{Endpoint, ExpectedProtocol};
+    let snap = Snapshot::compile(topology(BASE), 0);
+    let service = |nic: &str, to: &str| {
+        let query = TraceQuery {
+            from: Endpoint::Nic(snap.topology.nic_by_name(nic).unwrap()),
+            to: to.parse().unwrap(),
+            protocol: ExpectedProtocol::Tcp,
+            port: Some(80),
+        };
+        let answer = trace(&snap, &query).unwrap();
+        assert_eq!(answer.verdict, "Allow", "{answer:#?}");
+        answer.service.unwrap_or_default()
+    };
+    assert_eq!(
+        service("vm-web", "198.19.1.4"),
+        "stcontosodata allows 10.1.1.4: virtual network rule app/web"
+    );
+    assert_eq!(
+        service("vm-batch", "198.19.1.4"),
+        "stcontosodata refuses 192.0.2.1 (403): default action Deny"
+    );
+    assert_eq!(
+        service("vm-batch", "198.19.1.5"),
+        "stcontosolocked refuses 192.0.2.1 (403): public_network_access_enabled = false"
+    );
+    assert_eq!(service("vm-batch", "10.1.3.4"), "");
+}

@@ -331,6 +331,7 @@ fn empty_trace(from: String, src: IpAddr, dst: IpAddr, query: &TraceQuery) -> Tr
         reply: None,
         added_latency_us: 0,
         bottleneck: None,
+        service: None,
     }
 }
 
@@ -464,13 +465,7 @@ fn walk<C: Conntrack>(
                 return None;
             }
             Verdict::Deliver(nic) => {
-                // A service endpoint's flow leaves untranslated; its reply
-                // is the flow's own.
-                if snap.nics[nic].internet
-                    && internet::through_service_endpoint(snap, ingress, &view)
-                {
-                    edge = Some((view.key.src, view.key.src));
-                }
+                edge = internet::untranslated_edge(snap, ingress, nic, &view).or(edge);
                 nic
             }
             Verdict::Translate { nic, rewrite } => {
@@ -505,6 +500,7 @@ fn walk<C: Conntrack>(
         };
         delivered.ports.push(received);
         if snap.nics[received].owns(dst) {
+            answer.service = internet::service_rule(snap, received, &packet);
             answer.verdict = Access::Allow.as_str().to_string();
             answer.delivered_to = Some(nic_name(snap, received));
             return Some(delivered);

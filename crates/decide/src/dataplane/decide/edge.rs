@@ -70,8 +70,10 @@ pub(super) fn leave<C: Conntrack + ?Sized>(
         }
         flows.edge_forget(&t, now_ms);
     }
-    if snap.route(ingress, view.key.dst).map(|r| r.next_hop_type)
-        == Some(NextHopType::VirtualNetworkServiceEndpoint)
+    // A lab without service endpoints never looks the route up again.
+    if !snap.edge.service_endpoint_sources.is_empty()
+        && snap.route(ingress, view.key.dst).map(|r| r.next_hop_type)
+            == Some(NextHopType::VirtualNetworkServiceEndpoint)
     {
         return to_service_endpoint(snap, flows, internet, ingress, view, now_ms);
     }
