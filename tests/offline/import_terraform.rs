@@ -253,10 +253,8 @@ fn internet_edge() {
     imports_as_expected("internet-edge");
 }
 
-/// Service endpoints and a service endpoint policy on a subnet, storage
-/// accounts with network rules (a separate `azurerm_storage_account_
-/// network_rules`) and with public network access disabled, a key vault's
-/// network ACLs: each read, none dropped.
+/// Service endpoints and a policy on a subnet, storage accounts' rules (a
+/// separate resource) and public access, a key vault's ACLs: all read.
 #[test]
 fn service_endpoints() {
     imports_as_expected("service-endpoints");

@@ -105,12 +105,28 @@ impl Resolver<'_> {
                         .error(r.line, &format!("{}.public_ip_address", r.key), why);
                     continue;
                 }
+                // The first address of the service's prefix from its
+                // fifth on that no resource holds yet.
                 None => {
-                    let n = (self.topo.paas_resources.iter())
-                        .filter(|o| o.kind.endpoint_service().prefix() == service.prefix())
-                        .count() as u32;
                     let base = u32::from(service.prefix().network());
-                    Ipv4Addr::from(base + 4 + n)
+                    let held = |a: Ipv4Addr| {
+                        self.topo
+                            .paas_resources
+                            .iter()
+                            .any(|o| o.public_address == a)
+                    };
+                    let Some(free) = (base + 4..base + 255)
+                        .map(Ipv4Addr::from)
+                        .find(|a| !held(*a))
+                    else {
+                        let why = format!(
+                            "no free address left in {} for its public face",
+                            service.prefix()
+                        );
+                        self.diags.error(r.line, &r.key, why);
+                        continue;
+                    };
+                    free
                 }
             };
             let network_rules = match r.network_rules {
