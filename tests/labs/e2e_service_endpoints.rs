@@ -6,12 +6,14 @@
 //! vm-batch (which leaves by default outbound access) and to the Internet,
 //! 200 to the Internet address its IP rule names; the account with public
 //! network access disabled answers 403 at its public face and 200 through
-//! its Private Endpoint. Datagrams through the endpoint are counted once
+//! its Private Endpoint; `verify`'s real packets agree with `check`.
+//! Datagrams through the endpoint are counted once
 //! each, sent and received, with the fast path on and off, and stay in the
 //! workers (`service_endpoint`). Needs root.
 
 use crate::common;
 
+use common::check_agreement::assert_verify_agrees_with_check;
 use common::Lab;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
@@ -38,7 +40,7 @@ const DENIED: &str = "<Code>AuthorizationFailure</Code>";
 
 #[test]
 fn the_storage_account_judges_each_network_as_azure_does() {
-    let lab = Lab::start("exse", EXAMPLE);
+    let mut lab = Lab::start("exse", EXAMPLE);
     let snap = lab.daemon().snapshot();
     let web = snap.port_by_name("vm-web").unwrap();
     let rows: Vec<String> = (snap.nic_routes(web).routes.iter())
@@ -93,6 +95,12 @@ fn the_storage_account_judges_each_network_as_azure_does() {
         body.contains("through private endpoint pe-stlocked"),
         "{body}"
     );
+
+    // `verify`'s real packets, both ways, say what `check` says.
+    let text = lab.daemon().snapshot().topology.text.to_string();
+    let report = assert_verify_agrees_with_check(&mut lab, &text);
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["passed"], 4, "{report:#}");
 }
 
 const DATAGRAMS: u64 = 50;
