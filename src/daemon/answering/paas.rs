@@ -79,10 +79,11 @@ enum Identity {
         server: String,
     },
     /// A PaaS resource's public face, on the Internet: it judges each
-    /// request by the resource's network rules in `topology`.
+    /// request by the resource's network rules in the lab's current
+    /// snapshot.
     PaasPublic {
         public_name: String,
-        topology: Arc<Topology>,
+        current: Current,
     },
 }
 
@@ -113,10 +114,12 @@ impl Identity {
     fn answer(&self, local: std::net::SocketAddr, peer: std::net::SocketAddr) -> (u16, String) {
         if let Identity::PaasPublic {
             public_name,
-            topology,
+            current,
         } = self
         {
-            return public_face_answer(topology, public_name, local, peer);
+            if let Some(snapshot) = current.load_full() {
+                return public_face_answer(&snapshot.topology, public_name, local, peer);
+            }
         }
         (200, self.body(local, peer))
     }
@@ -259,9 +262,15 @@ impl listener::Events for ResponderEvents {
 /// after the servers) and its TCP port.
 type Key = (u32, u32, u16);
 
+/// The lab's current snapshot, as the public faces judge by it: the rules
+/// of a running lab changed by `apply` apply to the next request.
+type Current = Arc<arc_swap::ArcSwapOption<crate::snapshot::Snapshot>>;
+
 /// The responders running.
 pub struct Responders {
     running: HashMap<Key, listener::Server>,
+    /// Set by [`Responders::follow`] before any responder starts.
+    current: Current,
     counters: Arc<PaasCounters>,
     panics: Arc<ThreadPanics>,
 }
@@ -270,6 +279,7 @@ impl Responders {
     pub fn new(counters: Arc<PaasCounters>, panics: Arc<ThreadPanics>) -> Responders {
         Responders {
             running: HashMap::new(),
+            current: Arc::new(arc_swap::ArcSwapOption::empty()),
             counters,
             panics,
         }
@@ -279,6 +289,7 @@ impl Responders {
     /// port of this machine that has none, and stops those gone.
     pub fn follow(&mut self, plane: &Plane) {
         let snapshot = &plane.snapshot;
+        self.current.store(Some(snapshot.clone()));
         let mut wanted: Vec<(Key, &str, SocketAddr, Identity)> = Vec::new();
         for (p, port) in snapshot.plan.ports.iter_enumerated() {
             let Some(serial) = plane.ports.get(p).map(|s| s.serial) else {
@@ -296,7 +307,6 @@ impl Responders {
                 )),
                 PortKind::Internet => {
                     let faces = crate::plan::ports::internet::paas_public_faces(&snapshot.topology);
-                    let topology = Arc::new(snapshot.topology.clone());
                     let servers = snapshot.topology.edge.servers();
                     for (i, (address, public_name)) in faces.into_iter().enumerate() {
                         if servers.iter().any(|s| s.address == address) {
@@ -308,7 +318,7 @@ impl Responders {
                             (address, HTTP_PORT).into(),
                             Identity::PaasPublic {
                                 public_name,
-                                topology: topology.clone(),
+                                current: self.current.clone(),
                             },
                         ));
                     }
