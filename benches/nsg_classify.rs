@@ -170,6 +170,7 @@ fn topology(rng: &mut Rng, wildcards: bool) -> Topology {
             subnets: vec![Subnet {
                 endpoint_policies: Default::default(),
                 delegation: None,
+                services: Default::default(),
                 name: "app".into(),
                 address_prefixes: vec!["10.0.1.0/24".parse().unwrap()],
                 network_security_group: Some(NsgIdx::new(0)),

@@ -158,6 +158,8 @@ fn every_example_is_covered_here() {
             "public-load-balancer.yaml",
             // Its test: e2e_route_server.rs.
             "route-server.yaml",
+            // Its test: e2e_service_endpoints.rs.
+            "service-endpoints.yaml",
             "three-region-mesh.yaml",
             "three-tier-nsg.yaml",
             // Their tests: e2e_virtual_wan.rs and e2e_virtual_wan_branch.rs.

@@ -54,6 +54,7 @@ mod e2e_public_lb;
 mod e2e_route_server;
 mod e2e_routing_supervision;
 mod e2e_scale;
+mod e2e_service_endpoints;
 mod e2e_shaping;
 mod e2e_snat_exhaustion;
 mod e2e_teardown;

@@ -253,6 +253,25 @@ fn internet_edge() {
     imports_as_expected("internet-edge");
 }
 
+/// Service endpoints and a policy on a subnet, storage accounts' rules (a
+/// separate resource) and public access, a key vault's ACLs: all read.
+#[test]
+fn service_endpoints() {
+    imports_as_expected("service-endpoints");
+    let text =
+        std::fs::read_to_string(case_dir("service-endpoints").join("expected.yaml")).unwrap();
+    for line in [
+        "        service_endpoints: [Microsoft.Storage, Microsoft.KeyVault]\n",
+        "        service_endpoint_policy_ids: [web-storage-only]\n",
+        "    public_network_access_enabled: false\n",
+        "      virtual_network_subnet_ids: [app/web]\n",
+        "        service_resources: [stcontosodata, stcontosolocked]\n",
+    ] {
+        assert!(text.contains(line), "{line}");
+    }
+    assert!(!text.contains("azurerm_storage_account"), "{text}");
+}
+
 /// A public Standard load balancer: frontends on public IPs, a rule that
 /// gives up its implicit SNAT, an outbound rule, and a frontend on a
 /// public IP prefix left out. Its state and az dump are

@@ -240,6 +240,7 @@ fn topology() -> impl Strategy<Value = Topology> {
                         subnets: vec![Subnet {
                             endpoint_policies: Default::default(),
                             delegation: None,
+                            services: Default::default(),
                             name: "s".into(),
                             address_prefixes: vec![space[0]],
                             network_security_group: None,

@@ -62,6 +62,7 @@ mod public_load_balancer;
 mod resolve_cli;
 mod route_server;
 mod route_server_commands;
+mod service_endpoints;
 mod snapshot_reuse;
 mod topology_files;
 mod trace_agreement;

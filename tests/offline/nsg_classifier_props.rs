@@ -297,6 +297,7 @@ fn hand_built_topology() -> Topology {
     let subnet = |name: &str, prefix: &str, nsg: Option<usize>, rt: Option<usize>| Subnet {
         endpoint_policies: Default::default(),
         delegation: None,
+        services: Default::default(),
         name: name.into(),
         address_prefixes: vec![net(prefix)],
         network_security_group: nsg.map(NsgIdx::new),

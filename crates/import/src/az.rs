@@ -63,6 +63,7 @@ pub mod network_managers;
 mod peerings;
 pub mod resolvers;
 pub mod route_server;
+pub mod services;
 pub mod virtual_wan;
 
 pub use files::FILES;
@@ -225,6 +226,11 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts, Places), ImportErro
             vpn_gateways: next_list(&mut files)?,
             express_route_gateways: next_list(&mut files)?,
         },
+        services: services::Lists {
+            storage_accounts: next_list(&mut files)?,
+            key_vaults: next_list(&mut files)?,
+            policies: next_list(&mut files)?,
+        },
     };
     let resources = dump.resources()?;
     let places = dump.network_managers.places();
@@ -305,6 +311,7 @@ pub struct Dump<'a> {
     pub resolvers: resolvers::Lists<'a>,
     pub network_managers: network_managers::Lists<'a>,
     pub virtual_wans: virtual_wan::Lists<'a>,
+    pub services: services::Lists<'a>,
 }
 
 impl Dump<'_> {
@@ -351,6 +358,7 @@ impl Dump<'_> {
         self.resolvers.resources(&known, &mut out)?;
         self.network_managers.resources(&known, &mut out)?;
         self.virtual_wans.resources(&known, &mut out)?;
+        self.services.resources(&mut out)?;
         Ok(out)
     }
 
@@ -460,6 +468,18 @@ fn vnet_resources(
             "private_endpoint_network_policies",
             policies,
         );
+        let services: Vec<&str> = (subnet.service_endpoints.iter())
+            .filter_map(|e| e.service.as_deref())
+            .collect();
+        if !services.is_empty() {
+            attributes.insert("service_endpoints".into(), json!(services));
+        }
+        let policies: Vec<&str> = (subnet.service_endpoint_policies.iter())
+            .map(|p| p.id.as_str())
+            .collect();
+        if !policies.is_empty() {
+            attributes.insert("service_endpoint_policy_ids".into(), json!(policies));
+        }
         if let Some(outbound) = subnet.default_outbound_access {
             attributes.insert("default_outbound_access_enabled".into(), json!(outbound));
         }

@@ -29,6 +29,7 @@ mod names;
 mod network_managers;
 mod resolvers;
 mod route_servers;
+mod services;
 mod virtual_wan;
 
 mod attrs;
@@ -79,12 +80,9 @@ fn written(resources: &[Resource], origin: &str) -> Result<Output, ImportError> 
     // its kind (its name says why).
     for r in resources {
         if !KINDS.contains(&r.kind.as_str()) || r.attributes.is_null() {
-            let note = match paas_of_kind(&r.kind).filter(|_| !r.attributes.is_null()) {
-                Some(paas) => paas_note(&model, paas, r),
-                None if !r.attributes.is_null() => {
-                    model.network_manager_note(r).unwrap_or_default()
-                }
-                None => String::new(),
+            let note = match r.attributes.is_null() {
+                false => model.network_manager_note(r).unwrap_or_default(),
+                true => String::new(),
             };
             model.ignored.push((r, note));
         }
@@ -110,19 +108,6 @@ fn written(resources: &[Resource], origin: &str) -> Result<Output, ImportError> 
         }
     }
     Ok(out)
-}
-
-/// What the header says of a PaaS resource: the file's Private Endpoints
-/// that reach it stand for it.
-fn paas_note(model: &Model, paas: &PaasResource, r: &Resource) -> String {
-    let name = r.attributes["name"].as_str().unwrap_or(&r.name);
-    match model.names.endpoints_reaching(paas.kind, name).as_slice() {
-        [] => "a PaaS resource, which no Private Endpoint of the file reaches".to_string(),
-        endpoints => format!(
-            "a PaaS resource: the file names it in the Private Endpoints that reach it ({})",
-            endpoints.join(", ")
-        ),
-    }
 }
 
 /// The kinds read, in the order they are read: what a resource refers to
@@ -190,6 +175,19 @@ pub const KINDS: &[&str] = &[
     "azurerm_virtual_hub_routing_intent",
     "azurerm_vpn_gateway_connection",
     "azurerm_express_route_connection",
+    // The PaaS resources before their separate rules; the policies name
+    // storage accounts.
+    "azurerm_storage_account",
+    "azurerm_mssql_server",
+    "azurerm_sql_server",
+    "azurerm_key_vault",
+    "azurerm_cosmosdb_account",
+    "azurerm_container_registry",
+    "azurerm_linux_web_app",
+    "azurerm_windows_web_app",
+    "azurerm_servicebus_namespace",
+    "azurerm_storage_account_network_rules",
+    "azurerm_subnet_service_endpoint_storage_policy",
     "azurerm_private_dns_zone",
     "azurerm_private_dns_zone_virtual_network_link",
     // Before the record sets: the records the endpoints' DNS zone groups
@@ -230,6 +228,16 @@ pub const READ_IN_PART: &[&str] = &[
     "azurerm_windows_virtual_machine",
     "azurerm_firewall_application_rule_collection",
     "azurerm_firewall_nat_rule_collection",
+];
+
+/// What vnetd reads of a PaaS resource: its name, place, public access
+/// and network rules (a key vault's `network_acls`).
+const PAAS_KEYS: &[&str] = &[
+    "name",
+    "location",
+    "public_network_access_enabled",
+    "network_rules",
+    "network_acls",
 ];
 
 /// Kinds of [`KINDS`] of which only these top-level attributes are read:
@@ -317,6 +325,15 @@ pub const READ_KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("azurerm_private_dns_zone", &["name"]),
+    ("azurerm_storage_account", PAAS_KEYS),
+    ("azurerm_mssql_server", PAAS_KEYS),
+    ("azurerm_sql_server", PAAS_KEYS),
+    ("azurerm_key_vault", PAAS_KEYS),
+    ("azurerm_cosmosdb_account", PAAS_KEYS),
+    ("azurerm_container_registry", PAAS_KEYS),
+    ("azurerm_linux_web_app", PAAS_KEYS),
+    ("azurerm_windows_web_app", PAAS_KEYS),
+    ("azurerm_servicebus_namespace", PAAS_KEYS),
     (
         "azurerm_private_endpoint",
         &[

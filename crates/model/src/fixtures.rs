@@ -80,6 +80,7 @@ pub fn topo(rules: Vec<SecurityRule>) -> Topology {
             subnets: vec![Subnet {
                 endpoint_policies: Default::default(),
                 delegation: None,
+                services: Default::default(),
                 name: "app".into(),
                 address_prefixes: vec![net("10.0.1.0/24")],
                 network_security_group: Some(NsgIdx::new(0)),
@@ -137,6 +138,7 @@ pub fn vnet(name: &str, location: &str, ranges: &[&str], route_table: Option<usi
         subnets: vec![Subnet {
             endpoint_policies: Default::default(),
             delegation: None,
+            services: Default::default(),
             name: "default".into(),
             address_prefixes: vec![net(ranges[0])],
             network_security_group: None,

@@ -10,7 +10,8 @@
 //! asked, and the client's address as the server saw it (after the lab's
 //! translations), the answer an `ifconfig.me` gives. So do the public
 //! faces of the PaaS resources there, on port 80 of their public
-//! addresses. Every other address the Internet holds answers HTTP on 80
+//! addresses, after judging each request by the resource's network rules
+//! as its service does (a refusal is the service's 403). Every other address the Internet holds answers HTTP on 80
 //! the same way, from one default responder the namespace hands those
 //! connections to (see [`crate::host::every_address`]), unless a server
 //! of the user's own is bound to that address and port there.
@@ -91,9 +92,12 @@ enum Identity {
     Internet {
         server: String,
     },
-    /// A PaaS resource's public face, on the Internet.
+    /// A PaaS resource's public face, on the Internet: it judges each
+    /// request by the resource's network rules in the lab's current
+    /// snapshot.
     PaasPublic {
         public_name: String,
+        current: Current,
     },
     /// Any other address of the Internet.
     InternetDefault,
@@ -119,7 +123,7 @@ impl Identity {
         address: SocketAddr,
     ) -> anyhow::Result<TlsAcceptor> {
         match self {
-            Identity::Paas { public_name, .. } | Identity::PaasPublic { public_name } => {
+            Identity::Paas { public_name, .. } | Identity::PaasPublic { public_name, .. } => {
                 tls.paas_acceptor(public_name)
             }
             Identity::Internet { server } => tls.server_acceptor(server, address.ip()),
@@ -134,9 +138,25 @@ impl Identity {
         match self {
             Identity::Paas { endpoint, .. } => endpoint,
             Identity::Internet { server } => server,
-            Identity::PaasPublic { public_name } => public_name,
+            Identity::PaasPublic { public_name, .. } => public_name,
             Identity::InternetDefault => "internet",
         }
+    }
+
+    /// The answer's status and body for a client at `peer` that reached
+    /// `local`: a public face judges the request as its service does
+    /// ([`crate::policy::service_access`]).
+    fn answer(&self, local: std::net::SocketAddr, peer: std::net::SocketAddr) -> (u16, String) {
+        if let Identity::PaasPublic {
+            public_name,
+            current,
+        } = self
+        {
+            if let Some(snapshot) = current.load_full() {
+                return public_face_answer(&snapshot.topology, public_name, local, peer);
+            }
+        }
+        (200, self.body(local, peer))
     }
 
     /// The answer's body for a client at `peer` that reached `local`.
@@ -157,7 +177,7 @@ impl Identity {
                 "{ip}\nInternet server {server} reached at {local} from {peer}\n",
                 ip = peer.ip()
             ),
-            Identity::PaasPublic { public_name } => format!(
+            Identity::PaasPublic { public_name, .. } => format!(
                 "{public_name} through its public endpoint\n\
                  reached at {local} from {peer}\n"
             ),
@@ -167,6 +187,43 @@ impl Identity {
             ),
         }
     }
+}
+
+/// A public face's answer: the resource named `public_name` judges the
+/// request from `peer` by its rules.
+fn public_face_answer(
+    topology: &Topology,
+    public_name: &str,
+    local: std::net::SocketAddr,
+    peer: std::net::SocketAddr,
+) -> (u16, String) {
+    use crate::policy::service_access::{judge, refusal, Arrival};
+    let resource =
+        (topology.paas_resources.iter_enumerated()).find(|(_, r)| r.public_name() == public_name);
+    let kind = resource.map(|(_, r)| r.kind).or_else(|| {
+        (topology.private_endpoints.iter())
+            .find(|pe| pe.target.public_name() == public_name)
+            .map(|pe| pe.target.sub_resource.kind)
+    });
+    let Some(kind) = kind else {
+        return (
+            200,
+            format!("{public_name} through its public endpoint\nreached at {local} from {peer}\n"),
+        );
+    };
+    let arrival = Arrival::PublicFace { source: peer.ip() };
+    let judged = judge(topology, kind, resource.map(|(i, _)| i), arrival);
+    if !judged.allowed {
+        return refusal(kind, public_name, peer.ip(), &judged.rule);
+    }
+    (
+        200,
+        format!(
+            "{public_name} through its public endpoint\nreached at {local} from {peer}\n\
+             allowed by {}\n",
+            judged.rule.describe(topology)
+        ),
+    )
 }
 
 struct Responder {
@@ -225,9 +282,10 @@ impl Responder {
             }
         }
         arrival.mark();
-        let body = self.identity.body(local, peer);
+        let (status, body) = self.identity.answer(local, peer);
+        let reason = if status == 200 { "OK" } else { "Forbidden" };
         let answer = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n\
              Content-Length: {}\r\nConnection: close\r\nServer: vnetd-paas\r\n\r\n{body}",
             body.len()
         );
@@ -271,9 +329,15 @@ impl listener::Events for ResponderEvents {
 /// after the servers) and its TCP port.
 type Key = (u32, u32, u16);
 
+/// The lab's current snapshot, as the public faces judge by it: the rules
+/// of a running lab changed by `apply` apply to the next request.
+type Current = Arc<arc_swap::ArcSwapOption<crate::snapshot::Snapshot>>;
+
 /// The responders running.
 pub struct Responders {
     running: HashMap<Key, listener::Server>,
+    /// Set by [`Responders::follow`] before any responder starts.
+    current: Current,
     counters: Arc<PaasCounters>,
     panics: Arc<ThreadPanics>,
     tls: Arc<super::tls::LabTls>,
@@ -297,6 +361,7 @@ impl Responders {
     ) -> Responders {
         Responders {
             running: HashMap::new(),
+            current: Arc::new(arc_swap::ArcSwapOption::empty()),
             counters,
             panics,
             tls,
@@ -307,6 +372,7 @@ impl Responders {
     /// port of this machine that has none, and stops those gone.
     pub fn follow(&mut self, plane: &Plane) {
         let snapshot = &plane.snapshot;
+        self.current.store(Some(snapshot.clone()));
         let mut wanted: Vec<Wanted<'_>> = Vec::new();
         for (p, port) in snapshot.plan.ports.iter_enumerated() {
             let Some(serial) = plane.ports.get(p).map(|s| s.serial) else {
@@ -342,6 +408,7 @@ impl Responders {
                                 address: (address, listen).into(),
                                 identity: Identity::PaasPublic {
                                     public_name: public_name.clone(),
+                                    current: self.current.clone(),
                                 },
                                 https: listen == HTTPS_PORT,
                             });

@@ -332,6 +332,7 @@ fn empty_trace(from: String, src: IpAddr, dst: IpAddr, query: &TraceQuery) -> Tr
         reply: None,
         added_latency_us: 0,
         bottleneck: None,
+        service: None,
     }
 }
 
@@ -470,7 +471,10 @@ fn walk<C: Conntrack>(
                 answer.hops.push(hop);
                 return None;
             }
-            Verdict::Deliver(nic) => nic,
+            Verdict::Deliver(nic) => {
+                edge = internet::untranslated_edge(snap, ingress, nic, &view).or(edge);
+                nic
+            }
             Verdict::Translate { nic, rewrite } => {
                 if let (true, Rewrite::Source { address, .. }) = (snap.nics[nic].internet, rewrite)
                 {
@@ -511,6 +515,7 @@ fn walk<C: Conntrack>(
         // answers them): there the packet ends.
         let internet_holds = snap.nics[received].internet && snap.edge.internet_holds(dst);
         if snap.nics[received].owns(dst) || internet_holds {
+            answer.service = internet::service_rule(snap, received, &packet);
             answer.verdict = Access::Allow.as_str().to_string();
             answer.delivered_to = Some(nic_name(snap, received));
             return Some(delivered);

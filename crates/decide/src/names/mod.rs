@@ -240,6 +240,17 @@ impl NameTables {
                     resource,
                 });
         }
+        // A resource declared on its own answers its public name with its
+        // public face where no Private Endpoint's alias stands for it.
+        for r in &topology.paas_resources {
+            let resource = format!("{} ({})", r.name, r.kind.as_str());
+            public
+                .entry(r.public_name())
+                .or_insert(PublicName::Address {
+                    address: r.public_address,
+                    resource,
+                });
+        }
         // The lab's own PaaS names come first: a name of the Internet's
         // never hides one.
         for n in topology.edge.internet_names() {

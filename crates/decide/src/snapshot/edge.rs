@@ -153,6 +153,11 @@ pub struct EdgeTables {
     /// (see [`crate::plan::ports::internet::lab_prefixes`]): the same
     /// list its namespace routes out of its TUN.
     pub lab_prefixes: Vec<ipnet::IpNet>,
+    /// The address ranges of the subnets with service endpoints, with
+    /// their VNets: where the Internet's replies to an untranslated
+    /// service-endpoint flow are delivered (empty in a lab without
+    /// service endpoints, which then never looks).
+    pub service_endpoint_sources: Vec<(ipnet::IpNet, VnetIdx)>,
 }
 
 impl EdgeTables {
@@ -241,12 +246,20 @@ impl EdgeTables {
                 idle_ms: u64::from(w.idle_timeout_minutes) * 60_000,
             });
         }
+        let service_endpoint_sources = (topology.vnets.iter_enumerated())
+            .flat_map(|(v, vnet)| {
+                (vnet.subnets.iter())
+                    .filter(|s| !s.services.endpoints.is_empty())
+                    .flat_map(move |s| s.address_prefixes.iter().map(move |p| (*p, v)))
+            })
+            .collect();
         EdgeTables {
             internet,
             public,
             nat_gateways,
             outbound,
             lab_prefixes: crate::plan::ports::internet::lab_prefixes(topology),
+            service_endpoint_sources,
         }
     }
 

@@ -288,7 +288,9 @@ pub fn resolve_targets(
             NextHopType::VirtualNetworkGateway => row
                 .gateway
                 .map_or(RouteTarget::Nowhere, RouteTarget::Gateway),
-            NextHopType::None | NextHopType::Internet => RouteTarget::Nowhere,
+            NextHopType::None
+            | NextHopType::Internet
+            | NextHopType::VirtualNetworkServiceEndpoint => RouteTarget::Nowhere,
         })
         .collect();
     (targets, sets)

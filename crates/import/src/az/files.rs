@@ -3,7 +3,7 @@
 //! read before it, whichever file holds it: every ID is known first).
 
 /// The files of DIR, each with the command whose output it holds.
-pub const FILES: [(&str, &str); 50] = [
+pub const FILES: [(&str, &str); 53] = [
     ("vnets.json", "az network vnet list -o json"),
     ("nics.json", "az network nic list -o json"),
     ("nsgs.json", "az network nsg list -o json"),
@@ -156,5 +156,11 @@ pub const FILES: [(&str, &str); 50] = [
     (
         "express-route-gateways.json",
         "az network express-route gateway list -o json",
+    ),
+    ("storage-accounts.json", "az storage account list -o json"),
+    ("key-vaults.json", "az keyvault list -o json"),
+    (
+        "service-endpoint-policies.json",
+        "az network service-endpoint policy list -o json",
     ),
 ];

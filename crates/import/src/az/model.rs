@@ -84,6 +84,17 @@ pub struct Subnet {
     pub default_outbound_access: Option<bool>,
     #[serde(default)]
     pub delegations: Vec<Delegation>,
+    #[serde(default)]
+    pub service_endpoints: Vec<ServiceEndpoint>,
+    #[serde(default)]
+    pub service_endpoint_policies: Vec<Reference>,
+}
+
+/// A subnet's service endpoint (`Microsoft.Storage`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceEndpoint {
+    pub service: Option<String>,
 }
 
 /// A subnet's delegation to a service (`Microsoft.Sql/managedInstances`).

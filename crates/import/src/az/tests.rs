@@ -575,3 +575,52 @@ fn nat_rules_and_a_firewalls_public_ips_of_az() {
             "translated_port": "22"}])
     );
 }
+
+/// A subnet's service endpoints and policy, a storage account's network
+/// rule set and public access, a service endpoint policy: as `az` lists
+/// them, written as Terraform's would be.
+#[test]
+fn service_endpoints_and_a_storage_accounts_rules_are_read() {
+    let subnet_id = format!("{NET}/virtualNetworks/vnet1/subnets/web");
+    let policy_id = format!("{NET}/serviceEndpointPolicies/web-only");
+    let storage = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts";
+    let vnets = json!([{"name": "vnet1", "id": format!("{NET}/virtualNetworks/vnet1"),
+        "location": "westeurope", "addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
+        "subnets": [{"name": "web", "id": subnet_id, "addressPrefix": "10.9.1.0/24",
+            "serviceEndpoints": [{"service": "Microsoft.Storage", "locations": ["westeurope"]}],
+            "serviceEndpointPolicies": [{"id": policy_id}]}]}]);
+    let accounts = json!([
+        {"name": "stdata", "id": format!("{storage}/stdata"), "location": "westeurope",
+         "publicNetworkAccess": "Enabled",
+         "networkRuleSet": {"bypass": "Logging, AzureServices", "defaultAction": "Deny",
+            "ipRules": [{"action": "Allow", "ipAddressOrRange": "203.0.113.0/24"}],
+            "virtualNetworkRules": [{"action": "Allow", "virtualNetworkResourceId": subnet_id}]}},
+        {"name": "stlocked", "id": format!("{storage}/stlocked"), "location": "westeurope",
+         "publicNetworkAccess": "Disabled"}]);
+    let policies = json!([{"name": "web-only", "id": policy_id, "location": "westeurope",
+        "serviceEndpointPolicyDefinitions": [{"name": "d", "service": "Microsoft.Storage",
+            "serviceResources": [format!("{storage}/stdata")]}]}]);
+    let resources = Dump {
+        vnets: list("vnets.json", vnets),
+        services: services::Lists {
+            storage_accounts: list("storage-accounts.json", accounts),
+            policies: list("service-endpoint-policies.json", policies),
+            ..Default::default()
+        },
+        ..Dump::default()
+    }
+    .resources()
+    .unwrap();
+    let text = crate::topology_yaml(&resources, "a test").unwrap();
+    for line in [
+        "        service_endpoints: [Microsoft.Storage]\n",
+        "        service_endpoint_policy_ids: [web-only]\n",
+        "      default_action: Deny\n      ip_rules: [203.0.113.0/24]\n      \
+         virtual_network_subnet_ids: [vnet1/web]\n      bypass: [Logging, AzureServices]\n",
+        "  - name: stlocked\n    kind: storage_account\n    location: westeurope\n    \
+         public_network_access_enabled: false\n",
+        "        service_resources: [stdata]\n",
+    ] {
+        assert_has(&text, line);
+    }
+}

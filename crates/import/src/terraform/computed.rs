@@ -412,6 +412,11 @@ impl IdParts<'_> {
         Some(match kind {
             "azurerm_public_ip_prefix" => self.network(format!("publicIPPrefixes/{name}")),
             "azurerm_nat_gateway" => self.network(format!("natGateways/{name}")),
+            "azurerm_subnet_service_endpoint_storage_policy" => {
+                self.network(format!("serviceEndpointPolicies/{name}"))
+            }
+            // The provider's ID of the rules is their account's.
+            "azurerm_storage_account_network_rules" => self.text("storage_account_id"),
             "azurerm_nat_gateway_public_ip_association" => {
                 format!(
                     "{}|{}",

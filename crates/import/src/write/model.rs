@@ -63,6 +63,8 @@ pub(super) struct Subnet {
     /// The service the subnet is delegated to, and the services of any
     /// further delegation block (written as a comment).
     pub(super) delegation: Delegation,
+    /// Its service endpoints and service endpoint policies.
+    pub(super) services: services::SubnetServices,
 }
 
 /// A subnet's `delegation` blocks: the service of the first
@@ -218,6 +220,8 @@ pub(super) struct Model<'r> {
     pub(super) network_managers: network_managers::NetworkManagers,
     /// Virtual WANs, their hubs and VPN sites.
     pub(super) virtual_wans: virtual_wan::VirtualWans,
+    /// PaaS resources and service endpoint policies.
+    pub(super) services: services::Services,
 }
 
 impl<'r> Model<'r> {
@@ -346,6 +350,9 @@ impl<'r> Model<'r> {
             "azurerm_private_dns_zone_virtual_network_link" => self.add_zone_link(&a),
             "azurerm_private_endpoint" => self.add_private_endpoint(&a, index),
             kind if names::record_type(kind).is_some() => self.add_record_set(&a),
+            kind if names::paas_of_kind(kind).is_some() => self.add_paas_resource(&a),
+            "azurerm_storage_account_network_rules" => self.add_storage_rules(&a),
+            "azurerm_subnet_service_endpoint_storage_policy" => self.add_endpoint_policy(&a),
             "azurerm_private_dns_resolver" => self.add_dns_resolver(&a),
             "azurerm_private_dns_resolver_inbound_endpoint" => self.add_inbound_endpoint(&a),
             "azurerm_private_dns_resolver_outbound_endpoint" => self.add_outbound_endpoint(&a),
@@ -417,6 +424,7 @@ impl<'r> Model<'r> {
                 endpoint_policies: endpoint_policies(&b),
                 default_outbound: b.bool("default_outbound_access_enabled"),
                 delegation: Delegation::of(&b),
+                services: services::SubnetServices::of(&b),
             };
             if vnet.subnets.insert(subnet_name.clone(), subnet).is_some() {
                 let why = format!("VNet `{name}` has two subnet blocks named `{subnet_name}`");
@@ -436,6 +444,7 @@ impl<'r> Model<'r> {
         let endpoint_policies = endpoint_policies(&a.own());
         let default_outbound = a.bool("default_outbound_access_enabled");
         let delegation = Delegation::of(&a.own());
+        let services = services::SubnetServices::of(&a.own());
         let Some(vnet) = self.vnets.get_mut(&vnet_name) else {
             let why = format!(
                 "subnet `{name}` is in VNet `{vnet_name}`, which the input does not declare"
@@ -452,6 +461,7 @@ impl<'r> Model<'r> {
                 inline.endpoint_policies = endpoint_policies;
                 inline.default_outbound = default_outbound;
                 inline.delegation = delegation;
+                inline.services = services;
             }
             Some(first) => {
                 let what = format!("subnet of VNet `{vnet_name}`");
@@ -468,6 +478,7 @@ impl<'r> Model<'r> {
                     endpoint_policies,
                     default_outbound,
                     delegation,
+                    services,
                 };
                 vnet.subnets.insert(name, subnet);
             }

@@ -195,20 +195,6 @@ struct ZoneGroup {
     zones: Vec<String>,
 }
 
-impl Names {
-    /// The endpoints of the file that reach the PaaS resource `name` of
-    /// `kind`, by name.
-    pub(super) fn endpoints_reaching(&self, kind: PaasKind, name: &str) -> Vec<&str> {
-        self.endpoints
-            .iter()
-            .filter(|(_, e)| {
-                e.connection.kind == kind && e.connection.resource.eq_ignore_ascii_case(name)
-            })
-            .map(|(endpoint, _)| endpoint.as_str())
-            .collect()
-    }
-}
-
 /// A zone's name as Azure compares it.
 fn zone_key(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()

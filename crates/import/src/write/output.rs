@@ -146,7 +146,7 @@ impl Model<'_> {
             }
         }
         // The file's sections, in the order it has them.
-        let sections: [fn(&Self, &mut Output); 17] = [
+        let sections: [fn(&Self, &mut Output); 18] = [
             Self::render_vnets,
             Self::render_peerings,
             Self::render_nics,
@@ -161,6 +161,7 @@ impl Model<'_> {
             Self::render_firewalls,
             Self::render_route_servers,
             Self::render_virtual_wans,
+            Self::render_services,
             Self::render_names,
             Self::render_resolvers,
             Self::render_network_managers,
@@ -210,6 +211,7 @@ impl Model<'_> {
                     ));
                 }
                 out.scalar_field(8, "delegation", delegation.service.as_deref());
+                subnet.services.render(out);
                 // Azure's default (and azurerm's) is on, the file's off:
                 // written either way.
                 let outbound = subnet.default_outbound.unwrap_or(true);

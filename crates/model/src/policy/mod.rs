@@ -16,6 +16,7 @@ pub mod load_balancers;
 pub mod nsg;
 pub mod route_server;
 pub mod routes;
+pub mod service_access;
 pub mod shaping;
 pub mod tags;
 pub mod virtual_wan;

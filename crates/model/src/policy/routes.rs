@@ -67,8 +67,13 @@
 //!   those system routes beat even more specific gateway routes, and Azure
 //!   does not list the gateway's (§1.4).
 //!
-//! Not modelled: service-endpoint routes, since the topology format has no
-//! service endpoints. Nor is the reachability check on a `VirtualAppliance` next
+//! - Service endpoint routes: one `VirtualNetworkServiceEndpoint` row per
+//!   service of the subnet's `service_endpoints`, for vnetd's prefix of the
+//!   service (Azure's are the service's public prefixes of the region),
+//!   on that subnet alone, after the Private Endpoint rows; a public face
+//!   of such a service outside that prefix gets a host row of its own.
+//!
+//! Not modelled: the reachability check on a `VirtualAppliance` next
 //! hop (an unreachable appliance address makes Azure mark the route
 //! invalid); the route is kept Active and the dataplane drops what it
 //! cannot deliver.
@@ -79,7 +84,7 @@ use super::virtual_wan::{
     static_routes_inside, vnet_hub_routes, HubHop, HubRoute, HubTarget,
 };
 use crate::topology::model::{
-    GatewayIdx, NextHopType, PrivateEndpointIdx, RouteServerIdx, RouteTableIdx, SubnetRef,
+    GatewayIdx, NextHopType, PrivateEndpointIdx, RouteServerIdx, RouteTableIdx, Subnet, SubnetRef,
     Topology, VirtualHubIdx, VnetIdx, GATEWAY_SUBNET,
 };
 use ipnet::{IpNet, Ipv4Net};
@@ -355,6 +360,7 @@ pub fn effective_routes_with(
         }
     }
 
+    service_endpoint_rows(topo, sub, &mut rows);
     gateway_rows(topo, learned, subnet, &reachable_ranges, &mut rows);
     hub_rows(topo, learned, subnet, &reachable_ranges, &mut rows);
 
@@ -422,6 +428,47 @@ pub fn effective_routes_with(
     mark_invalid(&mut rows);
     invalidate_overridden_endpoints(topo, &mut rows);
     rows
+}
+
+/// The `VirtualNetworkServiceEndpoint` rows of a subnet's service
+/// endpoints: each service's prefix ([`crate::topology::model::EndpointService::prefix`]), once
+/// (`Microsoft.Storage` and `Microsoft.Storage.Global` share one), then a
+/// host route for each public face of a resource of such a service that
+/// lies outside its prefix (an address the file gave, or a face of a
+/// resource named only by a Private Endpoint).
+fn service_endpoint_rows(topo: &Topology, sub: &Subnet, rows: &mut Vec<EffectiveRoute>) {
+    let endpoints = &sub.services.endpoints;
+    if endpoints.is_empty() {
+        return;
+    }
+    let mut prefixes: Vec<IpNet> = Vec::new();
+    for service in endpoints {
+        let prefix = IpNet::V4(service.prefix());
+        if !prefixes.contains(&prefix) {
+            prefixes.push(prefix);
+        }
+    }
+    let faces = (topo.paas_resources.iter())
+        .map(|r| (r.kind, r.public_address))
+        .chain(
+            (topo.private_endpoints.iter())
+                .map(|pe| (pe.target.sub_resource.kind, pe.target.public_address)),
+        );
+    let mut hosts: Vec<IpNet> = Vec::new();
+    for (kind, address) in faces {
+        let host = IpNet::V4(Ipv4Net::from(address));
+        let covered = sub.services.endpoint_for(kind).is_some();
+        if covered && !prefixes.iter().any(|p| p.contains(&host)) && !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    for prefix in prefixes.into_iter().chain(hosts) {
+        rows.push(EffectiveRoute::system(
+            prefix,
+            NextHopType::VirtualNetworkServiceEndpoint,
+            None,
+        ));
+    }
 }
 
 /// The rows of the gateways and Route Server serving `subnet`'s VNet, after

@@ -107,6 +107,7 @@ mod expectations;
 mod hub_express_route;
 mod hub_vpn;
 mod network_managers;
+mod services;
 mod virtual_wan;
 pub use dns::{
     dns_name, record_data, RawDnsServer, RawForwardingRule, RawLocalZone, RawPrivateEndpoint,
@@ -120,6 +121,7 @@ pub use expectations::{RawExpectation, RawReach, RawTest};
 pub use hub_express_route::*;
 pub use hub_vpn::*;
 pub use network_managers::*;
+pub use services::*;
 pub use virtual_wan::*;
 
 const TOP_KEYS: &[&str] = &[
@@ -157,6 +159,8 @@ const TOP_KEYS: &[&str] = &[
     "virtual_wans",
     "virtual_hubs",
     "vpn_sites",
+    "paas_resources",
+    "service_endpoint_policies",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -177,6 +181,8 @@ record!(SUBNET_KEYS: RawSubnet { name, key, line } "a subnet" {
         => one_of_or(EndpointNetworkPolicies::Disabled),
     default_outbound_access: "default_outbound_access" => flag(false),
     delegation: "delegation" => optional_text,
+    service_endpoints: "service_endpoints" => endpoint_services,
+    service_endpoint_policies: "service_endpoint_policy_ids" => ref_list,
 });
 
 record!(PEERING_KEYS: RawPeering { name, key, line } "a peering" {
@@ -523,6 +529,8 @@ impl Decoder<'_> {
             route_servers: self.records(&top, "route_servers"),
             private_dns_zones: self.records(&top, "private_dns_zones"),
             private_endpoints: self.records(&top, "private_endpoints"),
+            paas_resources: self.records(&top, "paas_resources"),
+            service_endpoint_policies: self.records(&top, "service_endpoint_policies"),
             dns_resolvers: self.records(&top, "private_dns_resolvers"),
             forwarding_rulesets: self.records(&top, "dns_forwarding_rulesets"),
             internet: self.internet(&top, "internet"),

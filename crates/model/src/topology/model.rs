@@ -46,6 +46,8 @@ pub use network_managers::*;
 mod realism;
 pub use realism::*;
 
+mod services;
+pub use services::*;
 mod sites;
 pub use sites::*;
 
@@ -154,6 +156,10 @@ pub struct Topology {
     /// Private Endpoints, each a NIC-like port standing for a PaaS
     /// resource.
     pub private_endpoints: TiVec<PrivateEndpointIdx, PrivateEndpoint>,
+    /// PaaS resources declared on their own, with their network rules.
+    pub paas_resources: TiVec<PaasResourceIdx, PaasResource>,
+    /// Service endpoint policies, attached to subnets.
+    pub service_endpoint_policies: TiVec<ServiceEndpointPolicyIdx, ServiceEndpointPolicy>,
     /// DNS Private Resolvers, with their inbound and outbound endpoints.
     pub dns_resolvers: TiVec<ResolverIdx, DnsResolver>,
     /// DNS forwarding rulesets, linked to VNets.
@@ -201,6 +207,8 @@ pub struct Subnet {
     pub endpoint_policies: EndpointNetworkPolicies,
     /// The service the subnet is delegated to (`Microsoft.Sql/managedInstances`).
     pub delegation: Option<String>,
+    /// Its service endpoints and service endpoint policies.
+    pub services: SubnetServices,
     pub line: usize,
 }
 
@@ -310,6 +318,10 @@ spelled_enum! {
         /// A VNet of the same Virtual Network Manager connected group:
         /// Azure's alone, with no peering behind it.
         ConnectedGroup,
+        /// A service's public prefix, on a subnet with the service's
+        /// endpoint: Azure's alone; the traffic leaves to the service with
+        /// the VM's private address.
+        VirtualNetworkServiceEndpoint,
     }
 }
 

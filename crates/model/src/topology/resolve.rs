@@ -54,6 +54,7 @@ mod private_cloud;
 mod realism;
 mod resolvers;
 mod route_servers;
+mod services;
 mod sites;
 mod virtual_wan;
 pub use fabric_names::MAX_NETNS_LEN;
@@ -92,6 +93,7 @@ pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.topo.source = r.diags.file.clone();
     let placed = placement::PlacementRefs::of(&raw);
     let edge_refs = edge::EdgeRefs::take(&mut raw);
+    let policy_refs = services::SubnetPolicyRefs::take(&mut raw);
     r.netns_prefix(raw.netns_prefix);
     r.route_tables(raw.route_tables);
     r.asgs(raw.asgs);
@@ -129,6 +131,11 @@ pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
         (hub_firewalls, raw.vpn_sites),
     );
     r.private_dns_zones(raw.private_dns_zones);
+    r.services(
+        raw.paas_resources,
+        raw.service_endpoint_policies,
+        policy_refs,
+    );
     r.private_endpoints(raw.private_endpoints);
     r.dns_resolvers(raw.dns_resolvers);
     r.forwarding_rulesets(raw.forwarding_rulesets);
@@ -507,6 +514,10 @@ impl Resolver<'_> {
                     route_table,
                     endpoint_policies: subnet.endpoint_policies,
                     delegation: subnet.delegation.map(|(service, _)| service),
+                    services: SubnetServices {
+                        endpoints: subnet.service_endpoints.iter().map(|(s, _)| *s).collect(),
+                        policies: Vec::new(),
+                    },
                     line: subnet.line,
                 });
             }

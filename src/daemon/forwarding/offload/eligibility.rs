@@ -70,6 +70,10 @@ pub enum Ineligible {
     /// Internet edge's or a load balancer's (the firewall's DNAT is its
     /// namespace's).
     Translated,
+    /// To or from a service through a service endpoint: untranslated, but
+    /// admitted from the Internet only as the reply of a flow the daemon
+    /// tracks, so it stays there.
+    ServiceEndpoint,
 }
 
 impl Ineligible {
@@ -80,6 +84,7 @@ impl Ineligible {
             Ineligible::Unpinned => "unpinned",
             Ineligible::Shaped => "shaped",
             Ineligible::Translated => "translated",
+            Ineligible::ServiceEndpoint => "service_endpoint",
         }
     }
 }
@@ -116,7 +121,26 @@ pub fn judge(
     if tables.active && shaping && tables.paces(nic, tables.profile_index(nic, egress)) {
         return Err(Ineligible::Shaped);
     }
+    if service_endpoint(snap, nic, key) {
+        return Err(Ineligible::ServiceEndpoint);
+    }
     balancing(snap, nic, key).ok_or(Ineligible::LoadBalanced)
+}
+
+/// Whether the direction `key` from `nic` is a service endpoint's: routed
+/// by a `VirtualNetworkServiceEndpoint` row, or the Internet's reply to a
+/// private address of a subnet with service endpoints.
+fn service_endpoint(snap: &Snapshot, nic: PortIdx, key: &PacketKey) -> bool {
+    let sources = &snap.edge.service_endpoint_sources;
+    if sources.is_empty() {
+        return false;
+    }
+    if snap.nics.get(nic).is_some_and(|n| n.internet) {
+        return !snap.edge.public.contains_key(&key.dst)
+            && sources.iter().any(|(range, _)| range.contains(&key.dst));
+    }
+    snap.route(nic, key.dst).map(|r| r.next_hop_type)
+        == Some(crate::topology::NextHopType::VirtualNetworkServiceEndpoint)
 }
 
 /// The largest packet the path from `nic` to `egress` carries under

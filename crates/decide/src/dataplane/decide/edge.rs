@@ -6,6 +6,12 @@
 //! the NIC's NSGs), handed to the firewall that owns it (whose DNAT rules
 //! translate it in its namespace), or dropped.
 //!
+//! A packet whose route is a service endpoint's
+//! (`VirtualNetworkServiceEndpoint`) leaves untranslated: the service sees
+//! the VM's private address. Its flow is kept as a translation to itself,
+//! so that the service's replies reach the VM, and no other packet from
+//! the Internet to a private address does.
+//!
 //! A translation lives in the flow table as a pair: the flow as the private
 //! side sends it and as the Internet sends it. It is found again by every
 //! later packet of the flow under any snapshot (an existing flow keeps its
@@ -32,6 +38,7 @@ use crate::snapshot::edge::{
     nat_address, EgressHop, PublicTarget, NAT_PORTS, NAT_UDP_IDLE_MS, ONE_TO_ONE_IDLE_MS,
 };
 use crate::snapshot::{PortIdx, Snapshot};
+use crate::topology::NextHopType;
 use std::net::IpAddr;
 
 const IPPROTO_ICMP: u8 = 1;
@@ -55,10 +62,20 @@ pub(super) fn leave<C: Conntrack + ?Sized>(
         return receive(snap, flows, internet, view, None, now_ms);
     }
     if let Some(t) = flows.edge_translation(view, true, now_ms) {
+        if t.public == t.private {
+            return out_untranslated(snap, flows, internet, view, t.handle, now_ms);
+        }
         if snap.edge.public.contains_key(&t.public.0) {
             return out_through(snap, flows, internet, view, t.public, t.handle, now_ms);
         }
         flows.edge_forget(&t, now_ms);
+    }
+    // A lab without service endpoints never looks the route up again.
+    if !snap.edge.service_endpoint_sources.is_empty()
+        && snap.route(ingress, view.key.dst).map(|r| r.next_hop_type)
+            == Some(NextHopType::VirtualNetworkServiceEndpoint)
+    {
+        return to_service_endpoint(snap, flows, internet, ingress, view, now_ms);
     }
     let (public, idle_timeout_ms) = match snap.nics[ingress].egress {
         EgressHop::None => return drop(DropReason::NextHopInternet),
@@ -135,6 +152,81 @@ pub(super) fn leave<C: Conntrack + ?Sized>(
             None => drop(DropReason::FlowTableFull),
         },
     }
+}
+
+/// A packet routed by a service endpoint: it leaves to the service with
+/// its private source, as Azure's do (the service judges it by its
+/// subnet). The flow is tracked as an edge translation to itself, so that
+/// the service's replies to the private address are delivered
+/// ([`service_endpoint_reply`]) and nothing else from the Internet is.
+fn to_service_endpoint<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    internet: PortIdx,
+    ingress: PortIdx,
+    view: &PacketView,
+    now_ms: u64,
+) -> Decided {
+    let own = (view.key.src, view.flow_ports.0);
+    let new = NewTranslation {
+        proto: view.key.proto,
+        private: own,
+        public: own,
+        remote: (view.key.dst, view.flow_ports.1),
+        idle_timeout_ms: ONE_TO_ONE_IDLE_MS,
+    };
+    let full = Decided::verdict(Verdict::dropped(DropReason::FlowTableFull, ingress));
+    match flows.edge_translate(new, now_ms) {
+        Ok(handle) => out_untranslated(snap, flows, internet, view, handle, now_ms),
+        Err(Untranslated::TableFull) => full,
+        Err(Untranslated::Taken) => match flows.edge_translation(view, true, now_ms) {
+            Some(t) => out_untranslated(snap, flows, internet, view, t.handle, now_ms),
+            None => full,
+        },
+    }
+}
+
+/// Delivery to the Internet as the packet is, its flow pinned by `handle`.
+fn out_untranslated<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    internet: PortIdx,
+    view: &PacketView,
+    handle: crate::engine::flow_table::FlowHandle,
+    now_ms: u64,
+) -> Decided {
+    let decided = receive(snap, flows, internet, view, None, now_ms);
+    Decided {
+        pin: (handle != crate::engine::flow_table::FlowHandle::NONE).then_some(handle),
+        ..decided
+    }
+}
+
+/// A packet the Internet sends to a private address: the reply of a
+/// service-endpoint flow that address opened, delivered to its sender;
+/// `None` for anything else.
+fn service_endpoint_reply<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    view: &PacketView,
+    now_ms: u64,
+) -> Option<Decided> {
+    let sources = &snap.edge.service_endpoint_sources;
+    if sources.is_empty() {
+        return None;
+    }
+    let t = flows.edge_translation(view, false, now_ms)?;
+    if t.public != t.private || t.private.0 != view.key.dst {
+        return None;
+    }
+    let receiver = (sources.iter())
+        .filter(|(range, _)| range.contains(&view.key.dst))
+        .find_map(|(_, vnet)| snap.forwarding.owner(*vnet, view.key.dst))?;
+    let decided = receive(snap, flows, receiver, view, None, now_ms);
+    Some(Decided {
+        pin: Some(t.handle),
+        ..decided
+    })
 }
 
 /// The first port of `ports` on `address` free towards the packet's
@@ -214,7 +306,8 @@ pub(super) fn arrive<C: Conntrack + ?Sized>(
 ) -> Decided {
     let drop = |reason| Decided::verdict(Verdict::dropped(reason, internet));
     let Some(&target) = snap.edge.public.get(&view.key.dst) else {
-        return drop(DropReason::NoDestination);
+        return service_endpoint_reply(snap, flows, view, now_ms)
+            .unwrap_or_else(|| drop(DropReason::NoDestination));
     };
     if let Some(t) = flows.edge_translation(view, false, now_ms) {
         let Some(receiver) = private_owner(snap, target, t.private.0) else {

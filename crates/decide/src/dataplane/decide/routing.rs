@@ -154,7 +154,10 @@ pub fn route_step_through(
                 }
                 let row = row.unwrap_or_default();
                 let reason = match snap.nic_routes(ingress).routes[row].next_hop_type {
-                    NextHopType::Internet => DropReason::NextHopInternet,
+                    // A service endpoint's traffic leaves by the edge too.
+                    NextHopType::Internet | NextHopType::VirtualNetworkServiceEndpoint => {
+                        DropReason::NextHopInternet
+                    }
                     NextHopType::VirtualNetworkGateway => DropReason::NextHopGateway,
                     _ => DropReason::RouteNone,
                 };

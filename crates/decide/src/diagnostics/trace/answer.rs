@@ -52,6 +52,12 @@ pub struct Trace {
     /// The lowest rate cap over every hop, and what imposes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bottleneck: Option<Bottleneck>,
+    /// How the PaaS resource whose public face the packet reached judges
+    /// it: the rule that decides, and the service's status when it
+    /// refuses (the packets are delivered either way: the answer is the
+    /// service's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 impl Trace {

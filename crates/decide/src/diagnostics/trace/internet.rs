@@ -54,6 +54,12 @@ pub(super) fn edge_details(
         });
         return;
     }
+    if let Verdict::Deliver(nic) = *verdict {
+        if snap.nics[nic].internet && through_service_endpoint(snap, ingress, view) {
+            hop.egress = Some(format!("service endpoint, as {}", view.key.src));
+        }
+        return;
+    }
     let Verdict::Translate {
         nic,
         rewrite: Rewrite::Source { address, .. },
@@ -77,6 +83,59 @@ pub(super) fn edge_details(
         _ => snap.nics[ingress].egress.describe(snap),
     };
     hop.egress = Some(format!("{method}, as {address}"));
+}
+
+/// The edge of a flow delivered untranslated to the Internet (`to`) by a
+/// service endpoint's route: its reply is the flow's own, to the private
+/// source.
+pub(super) fn untranslated_edge(
+    snap: &Snapshot,
+    ingress: PortIdx,
+    to: PortIdx,
+    view: &PacketView,
+) -> Option<(IpAddr, IpAddr)> {
+    (snap.nics[to].internet && through_service_endpoint(snap, ingress, view))
+        .then_some((view.key.src, view.key.src))
+}
+
+/// How the PaaS resource whose public face `packet` reached on the
+/// Internet (`received`) judges it, from the source it arrives with: the
+/// deciding rule, and the service's status when it refuses.
+pub(super) fn service_rule(snap: &Snapshot, received: PortIdx, packet: &[u8]) -> Option<String> {
+    use crate::policy::service_access::{judge, refusal, Arrival};
+    if !snap.nics[received].internet {
+        return None;
+    }
+    let key = PacketView::parse(packet).ok()?.key;
+    let topo = &snap.topology;
+    let (r, resource) = (topo.paas_resources.iter_enumerated())
+        .find(|(_, r)| IpAddr::V4(r.public_address) == key.dst)?;
+    let judged = judge(
+        topo,
+        resource.kind,
+        Some(r),
+        Arrival::PublicFace { source: key.src },
+    );
+    let rule = judged.rule.describe(topo);
+    Some(match judged.allowed {
+        true => format!("{} allows {}: {rule}", resource.name, key.src),
+        false => {
+            let (status, _) = refusal(resource.kind, &resource.name, key.src, &judged.rule);
+            format!("{} refuses {} ({status}): {rule}", resource.name, key.src)
+        }
+    })
+}
+
+/// Whether `view`, sent by `ingress`, is routed by a service endpoint's
+/// row (and so leaves with its private source).
+pub(super) fn through_service_endpoint(
+    snap: &Snapshot,
+    ingress: PortIdx,
+    view: &PacketView,
+) -> bool {
+    !snap.nics[ingress].internet
+        && snap.route(ingress, view.key.dst).map(|r| r.next_hop_type)
+            == Some(crate::topology::NextHopType::VirtualNetworkServiceEndpoint)
 }
 
 /// The names of frontend `f`'s load balancer and of the frontend.

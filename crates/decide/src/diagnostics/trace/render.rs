@@ -119,6 +119,9 @@ pub fn render_trace(trace: &Trace, json: bool) -> Result<String, QueryError> {
         (None, None, None) => trace.verdict.clone(),
     };
     let _ = writeln!(out, "Verdict: {verdict}");
+    if let Some(service) = &trace.service {
+        let _ = writeln!(out, "Service: {service}");
+    }
     if trace.added_latency_us > 0 || trace.bottleneck.is_some() {
         let mut line = format!("Adds +{} one way", ms(trace.added_latency_us));
         if let Some(b) = &trace.bottleneck {

@@ -184,7 +184,8 @@ fn what_names_nothing_of_the_input_is_refused_at_its_source() {
 
 /// An endpoint to a Private Link service by its alias is not one vnetd
 /// places: it is listed as ignored, and the subnet stays; a PaaS
-/// resource no endpoint reaches is listed as such.
+/// resource no endpoint reaches is written all the same (it exists, and
+/// its public face answers).
 #[test]
 fn an_endpoint_by_alias_is_listed_as_ignored() {
     let endpoint = resource(
@@ -206,8 +207,7 @@ fn an_endpoint_by_alias_is_listed_as_ignored() {
     let text = crate::topology_yaml(&resources, "a test").unwrap();
     assert_has(
         &text,
-        "#   azurerm_storage_account.stdiag (main.tf:4): a PaaS resource, which no \
-             Private Endpoint of the file reaches\n",
+        "paas_resources:\n  # main.tf:4\n  - name: stdiag\n    kind: storage_account\n",
     );
     assert_has(
         &text,

@@ -80,7 +80,8 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
 }
 
 /// The public address of each PaaS resource behind a Private Endpoint,
-/// each once, with the resource's public name: on the Internet, its
+/// then of each declared in `paas_resources`, each once, with the
+/// resource's public name: on the Internet, its
 /// public face answers there.
 pub fn paas_public_faces(topology: &Topology) -> Vec<(std::net::IpAddr, String)> {
     let mut out: Vec<(std::net::IpAddr, String)> = Vec::new();
@@ -88,6 +89,12 @@ pub fn paas_public_faces(topology: &Topology) -> Vec<(std::net::IpAddr, String)>
         let address = std::net::IpAddr::V4(pe.target.public_address);
         if !out.iter().any(|(a, _)| *a == address) {
             out.push((address, pe.target.public_name()));
+        }
+    }
+    for r in &topology.paas_resources {
+        let address = std::net::IpAddr::V4(r.public_address);
+        if !out.iter().any(|(a, _)| *a == address) {
+            out.push((address, r.public_name()));
         }
     }
     out

@@ -45,6 +45,8 @@ pub struct RawTopology {
     pub route_servers: Vec<RawRouteServer>,
     pub private_dns_zones: Vec<super::RawZone>,
     pub private_endpoints: Vec<super::RawPrivateEndpoint>,
+    pub paas_resources: Vec<super::RawPaasResource>,
+    pub service_endpoint_policies: Vec<super::RawServiceEndpointPolicy>,
     pub dns_resolvers: Vec<super::RawResolver>,
     pub forwarding_rulesets: Vec<super::RawRuleset>,
     pub internet: Option<super::RawInternet>,
@@ -91,6 +93,8 @@ impl RawTopology {
             && self.route_servers.is_empty()
             && self.private_dns_zones.is_empty()
             && self.private_endpoints.is_empty()
+            && self.paas_resources.is_empty()
+            && self.service_endpoint_policies.is_empty()
             && self.dns_resolvers.is_empty()
             && self.forwarding_rulesets.is_empty()
             && self.internet.is_none()
@@ -358,6 +362,10 @@ pub struct RawSubnet {
     pub default_outbound_access: bool,
     /// The service the subnet is delegated to, with its line.
     pub delegation: Option<(String, usize)>,
+    /// `service_endpoints`, each with its line.
+    pub service_endpoints: Vec<(super::super::model::EndpointService, usize)>,
+    /// `service_endpoint_policy_ids`.
+    pub service_endpoint_policies: Vec<NameRef>,
     pub line: usize,
 }
 

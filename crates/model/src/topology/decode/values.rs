@@ -235,7 +235,8 @@ impl Decoder<'_> {
                 Ok(NextHopType::VNetPeering
                     | NextHopType::VNetGlobalPeering
                     | NextHopType::InterfaceEndpoint
-                    | NextHopType::ConnectedGroup)
+                    | NextHopType::ConnectedGroup
+                    | NextHopType::VirtualNetworkServiceEndpoint)
             ) || SYSTEM_HOP_TYPES.contains(&lower.as_str());
             if let (Ok(t), false) = (parsed, system) {
                 return Some(t);

@@ -54,6 +54,8 @@ named!(
     HubConnection,
     HubVpnConnection,
     VpnSite,
+    PaasResource,
+    ServiceEndpointPolicy,
 );
 
 /// The lookup by name in a vector of one kind of resource.

@@ -308,14 +308,29 @@ impl Resolver<'_> {
             }
             let resource = c.resource.to_ascii_lowercase();
             let public_name = format!("{resource}.{}", sub_resource.public_suffix);
-            let public_address = match c.public_address {
-                Some(IpAddr::V4(a)) => a,
-                Some(IpAddr::V6(_)) => {
+            // A declared resource's first sub-resource answers on the
+            // resource's own public face.
+            let declared = (self.topo.paas_resources.iter())
+                .find(|r| r.kind == c.kind && r.name == resource)
+                .filter(|_| c.kind.sub_resource_names().first() == Some(&sub_resource.name))
+                .map(|r| r.public_address);
+            let public_address = match (c.public_address, declared) {
+                (Some(IpAddr::V4(a)), Some(d)) if a != d => {
+                    let why = format!(
+                        "resource `{resource}` is declared in `paas_resources` with its public \
+                         face at {d}: give its address there"
+                    );
+                    self.diags.error(c.line, &c.key, why);
+                    continue;
+                }
+                (_, Some(d)) => d,
+                (Some(IpAddr::V4(a)), None) => a,
+                (Some(IpAddr::V6(_)), None) => {
                     let why = "a PaaS resource's public face is an IPv4 address";
                     self.diags.error(c.line, &c.key, why);
                     continue;
                 }
-                None => {
+                (None, None) => {
                     let next = public.len() as u32;
                     *public
                         .entry(public_name.clone())

@@ -390,6 +390,7 @@ impl Resolver<'_> {
             route_table: None,
             endpoint_policies: EndpointNetworkPolicies::Disabled,
             delegation: None,
+            services: Default::default(),
             line: h.line,
         };
         if let Some(vnet) = h.vnet {
