@@ -26,28 +26,7 @@ use vnetd::plan::PortKind;
 use vnetd::topology::{Access, Test};
 
 /// A public IP in a subnet whose NAT gateway takes the NIC's new flows.
-const PUBLIC_IP_BESIDE_NAT: &str = "expectations:
-  - {name: a-new-flow-leaves-by-the-nat-gateway, from: vm1, to: 203.0.113.10, protocol: Tcp, port: 80, result: Allow}
-  - {name: a-connection-to-the-public-ip-is-answered-from-it, from: internet, to: 198.51.100.30, protocol: Tcp, port: 80, result: Allow}
-internet:
-  servers: [{name: echo, address: 203.0.113.10, ports: [80]}]
-public_ip_addresses:
-  - {name: nat-pip, ip_address: 198.51.100.10}
-  - {name: vm1-pip, ip_address: 198.51.100.30}
-nat_gateways:
-  - {name: nat, public_ip_addresses: [nat-pip], subnets: [vn/app]}
-vnets:
-  - name: vn
-    address_space: [10.1.0.0/16]
-    subnets:
-      - {name: app, address_prefixes: [10.1.1.0/24], network_security_group: web}
-network_security_groups:
-  - name: web
-    security_rules:
-      - {name: http, priority: 110, direction: Inbound, access: Allow, protocol: Tcp, source_address_prefix: Internet, source_port_range: '*', destination_address_prefix: '*', destination_port_range: '80'}
-network_interfaces:
-  - {name: vm1, subnet: vn/app, private_ip_address: 10.1.1.4, public_ip_address: vm1-pip}
-";
+const PUBLIC_IP_BESIDE_NAT: &str = include_str!("../data/public-ip-beside-nat.yaml");
 
 const MARKER: &[u8] = b"vnetd-translation-replay-marker";
 

@@ -222,25 +222,7 @@ fn a_name_twice_or_not_a_name_is_refused_at_its_line() {
 
 #[test]
 fn a_reply_to_a_public_ip_leaves_from_it_even_where_a_nat_gateway_takes_new_flows() {
-    let text = "internet:
-  servers: [{name: echo, address: 203.0.113.10, ports: [80]}]
-public_ip_addresses:
-  - {name: nat-pip, ip_address: 198.51.100.10}
-  - {name: vm1-pip, ip_address: 198.51.100.30}
-nat_gateways:
-  - {name: nat, public_ip_addresses: [nat-pip], subnets: [vn/app]}
-vnets:
-  - name: vn
-    address_space: [10.1.0.0/16]
-    subnets:
-      - {name: app, address_prefixes: [10.1.1.0/24], network_security_group: web}
-network_security_groups:
-  - name: web
-    security_rules:
-      - {name: http, priority: 110, direction: Inbound, access: Allow, protocol: Tcp, source_address_prefix: Internet, source_port_range: '*', destination_address_prefix: '*', destination_port_range: '80'}
-network_interfaces:
-  - {name: vm1, subnet: vn/app, private_ip_address: 10.1.1.4, public_ip_address: vm1-pip}
-";
+    let text = include_str!("../data/public-ip-beside-nat.yaml");
     let loaded = vnetd::plan::parse_str("pip-nat.yaml", text).unwrap();
     let snap = Snapshot::compile(loaded.topology, 1);
     let query = |from: Endpoint, to: &str| TraceQuery {

@@ -11,8 +11,6 @@
 //! The ruleset is written here from typed values alone.
 
 use anyhow::{Context, Result};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// The nftables table vnetd owns in such a namespace.
 const TABLE: &str = "vnetd_every_address";
@@ -68,28 +66,8 @@ pub fn hold(namespace: &str, every: &EveryAddress) -> Result<()> {
     if every.default_listeners.is_empty() {
         return Ok(());
     }
-    let namespace_arg = crate::config_text::argv::operand(namespace)?;
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", namespace_arg, "nft", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("running nft (the nftables package)")?;
-    child
-        .stdin
-        .take()
-        .context("nft's standard input")?
-        .write_all(ruleset(every).as_bytes())
-        .context("writing the ruleset to nft")?;
-    let out = child.wait_with_output().context("waiting for nft")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "nft -f in {namespace} failed (a kernel without nft_tproxy and nft_socket cannot \
-         answer every address): {}",
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(())
+    super::nat::load_ruleset(namespace, &ruleset(every))
+        .context("a kernel without nft_tproxy and nft_socket cannot answer every address")
 }
 
 #[cfg(test)]

@@ -82,6 +82,12 @@ pub fn masquerade(
     dnat: &[DestinationNat],
 ) -> Result<()> {
     let ruleset = masquerade_ruleset(interface, except, dnat)?;
+    load_ruleset(namespace, &ruleset)
+}
+
+/// Loads `ruleset` (text written from typed values, or quoted by
+/// [`crate::config_text::nft`]) into the named namespace with `nft -f -`.
+pub(crate) fn load_ruleset(namespace: &str, ruleset: &str) -> Result<()> {
     let namespace = crate::config_text::argv::operand(namespace)?;
     let mut child = Command::new("ip")
         .args(["netns", "exec", namespace, "nft", "-f", "-"])
