@@ -171,13 +171,13 @@ fn sigkill_leftovers_are_removed_by_the_next_run_but_a_running_lab_is_not() {
     }
     let prefix = "vnetd: left by a killed run: ";
     let removed: Vec<&String> = said.iter().filter(|l| l.starts_with(prefix)).collect();
+    // The lab's CA is kept under its first namespace's name.
+    let namespaces = namespaces_in_plan_order(&config);
     assert_eq!(
         removed,
         [
-            &format!(
-                "{prefix}removed namespaces {}",
-                namespaces_in_plan_order(&config).join(", ")
-            ),
+            &format!("{prefix}removed namespaces {}", namespaces.join(", ")),
+            &format!("{prefix}removed /run/vnetd-tls/{}", namespaces[0]),
             &format!(
                 "{prefix}removed the stale control socket {}",
                 socket().display()
