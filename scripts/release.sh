@@ -7,8 +7,9 @@
 #
 #   scripts/release.sh [DIR]
 #
-# Where the musl target cannot be installed (rustup offline), glibc is
-# linked statically instead, and the script says so.
+# Where the musl target cannot be installed (rustup offline), or no musl C
+# compiler is there for the TLS crate's C and assembly (`musl-gcc`, Debian's
+# musl-tools), glibc is linked statically instead, and the script says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-dist}
@@ -17,12 +18,14 @@ mkdir -p "$out"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 target_dir=${CARGO_TARGET_DIR:-target}/release-static
 musl=x86_64-unknown-linux-musl
-if rustup target list --installed 2>/dev/null | grep -qx "$musl" ||
-  rustup target add "$musl" >/dev/null 2>&1; then
-  cargo build --release --locked --target "$musl" --target-dir "$target_dir" --bin vnetd
+if command -v musl-gcc >/dev/null &&
+  { rustup target list --installed 2>/dev/null | grep -qx "$musl" ||
+    rustup target add "$musl" >/dev/null 2>&1; }; then
+  CC_x86_64_unknown_linux_musl=musl-gcc \
+    cargo build --release --locked --target "$musl" --target-dir "$target_dir" --bin vnetd
   bin=$target_dir/$musl/release/vnetd
 else
-  echo "scripts/release.sh: the $musl target cannot be installed here: linking glibc statically" >&2
+  echo "scripts/release.sh: no $musl target or no musl-gcc here: linking glibc statically" >&2
   RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked \
     --target x86_64-unknown-linux-gnu --target-dir "$target_dir" --bin vnetd
   bin=$target_dir/x86_64-unknown-linux-gnu/release/vnetd
