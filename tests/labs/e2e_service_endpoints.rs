@@ -6,7 +6,8 @@
 //! vm-batch (which leaves by default outbound access) and to the Internet,
 //! 200 to the Internet address its IP rule names; the account with public
 //! network access disabled answers 403 at its public face and 200 through
-//! its Private Endpoint; `verify`'s real packets agree with `check`.
+//! its Private Endpoint, and so does the same account imported from
+//! Terraform (over HTTPS too); `verify`'s real packets agree with `check`.
 //! Datagrams through the endpoint are counted once
 //! each, sent and received, with the fast path on and off, and stay in the
 //! workers (`service_endpoint`). Needs root.
@@ -181,4 +182,42 @@ fn datagrams_through_a_service_endpoint_are_counted_once_with_offload_on_and_off
             );
         }
     }
+}
+
+/// The Terraform of `tests/import/terraform/service-endpoints`, imported as
+/// written, with two VMs added (the configuration has none): one beside
+/// the locked account's Private Endpoint, one in a VNet of its own. The
+/// account's `public_network_access_enabled = false` came through the
+/// import: its public face refuses the other VNet's VM with Storage's 403,
+/// over HTTPS too, while its Private Endpoint answers.
+#[test]
+fn a_locked_account_imported_from_terraform_answers_only_through_its_endpoint() {
+    let imported = common::import::terraform("service-endpoints");
+    assert!(
+        imported.contains("public_network_access_enabled: false"),
+        "{imported}"
+    );
+    let text = imported.replacen(
+        "vnets:\n",
+        "vnets:\n  - name: other\n    address_space: [10.9.0.0/16]\n    subnets:\n      \
+         - {name: default, address_prefixes: [10.9.1.0/24], default_outbound_access: true}\n",
+        1,
+    ) + "network_interfaces:\n  - {name: vm-pe, subnet: app/pe, private_ip_address: 10.1.3.10}\n  \
+         - {name: vm-other, subnet: other/default, private_ip_address: 10.9.1.4}\n";
+    let lab = Lab::start("exsetf", &text);
+    let (status, body) = http(&lab.ns("vm-other"), LOCKED, &[]);
+    assert_eq!(status, "403", "{body}");
+    assert!(body.contains(DENIED), "{body}");
+    let https = LOCKED.replace("http://", "https://");
+    let (status, body) = http(&lab.ns("vm-other"), &https, &[]);
+    assert_eq!(status, "403", "over HTTPS: {body}");
+    // Through the Private Endpoint (no zone is linked: the name is pinned
+    // to the endpoint's address, as a hosts file would).
+    let pinned = "stcontosolocked.blob.core.windows.net:443:10.1.3.4";
+    let (status, body) = http(&lab.ns("vm-pe"), &https, &["--resolve", pinned]);
+    assert_eq!(status, "200", "{body}");
+    assert!(
+        body.contains("through private endpoint pe-stlocked"),
+        "{body}"
+    );
 }
