@@ -248,3 +248,35 @@ fn a_reply_to_a_public_ip_leaves_from_it_even_where_a_nat_gateway_takes_new_flow
         "{reply:?}"
     );
 }
+
+#[test]
+fn the_internet_sending_to_an_address_it_holds_delivers_it_itself() {
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/service-endpoints.yaml"
+    ));
+    let snap = compile(&path);
+    let to = |address: &str| {
+        let query = TraceQuery {
+            from: Endpoint::Internet(None),
+            to: address.parse().unwrap(),
+            protocol: ExpectedProtocol::Tcp,
+            port: Some(80),
+        };
+        trace(&snap, &query).unwrap()
+    };
+    // A PaaS resource's public face judges the Internet's own address.
+    let face = to("198.19.1.4");
+    assert_eq!(face.delivered_to.as_deref(), Some("internet"), "{face:?}");
+    assert_eq!(
+        face.service.as_deref(),
+        Some("stcontosodata allows 203.0.113.10: ip rule 203.0.113.10/32")
+    );
+    let anywhere = to("8.8.8.8");
+    assert_eq!(
+        anywhere.delivered_to.as_deref(),
+        Some("internet"),
+        "{anywhere:?}"
+    );
+    assert_eq!(anywhere.service, None);
+}

@@ -389,6 +389,16 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
         query.port.unwrap_or(0),
         Leg::Request,
     );
+    // The Internet sending to an address it holds itself (a server of its
+    // own, a PaaS resource's public face) delivers it there, in its own
+    // namespace: the lab never sees the packet.
+    let to_itself = snap.nics[ingress].owns(query.to) || snap.edge.internet_holds(query.to);
+    if snap.nics[ingress].internet && to_itself {
+        answer.verdict = Access::Allow.as_str().to_string();
+        answer.delivered_to = Some(nic_name(snap, ingress));
+        answer.service = internet::service_rule(snap, ingress, &packet);
+        return Ok(answer);
+    }
     let Some(delivered) = walk(snap, &Stateless, ingress, packet, &mut answer) else {
         return Ok(answer);
     };
