@@ -117,31 +117,64 @@ fn broken_firewalls_are_refused_with_line_and_reason() {
     }
 }
 
-/// Rule kinds vnetd does not emulate are Azure's all the same: the file is
-/// accepted, with a warning at their line, and the lab runs without them.
+/// What Azure refuses in a policy's application rules and FQDNs is
+/// refused at its line, with Azure's reason; what it accepts is accepted.
 #[test]
-fn rules_vnetd_does_not_emulate_are_warned_about_not_refused() {
-    let cases: [(&str, &str, &str, &str); 2] = [
+fn application_rules_and_fqdns_are_refused_only_where_azure_refuses_them() {
+    let app = "        application_rule_collections:\n          - name: web\n            priority: 300\n            action: Allow\n            rules:\n              - {name: ubuntu, protocols: [{type: Https, port: 443}], source_addresses: [10.1.0.0/16], destination_fqdns: [\"*.ubuntu.com\"]}\n        network_rule_collections:\n";
+    let fqdn = "destination_fqdns: [db.contoso.com], destination_ports: [\"22\"]";
+    let proxy = "  - name: hub-fw-policy\n    dns: {proxy_enabled: true}\n";
+    let refused: [(&[(&str, &str)], &str, &str); 4] = [
         (
-            "        network_rule_collections:\n",
-            "        application_rule_collections: [{name: web, priority: 300}]\n        network_rule_collections:\n",
-            "application_rule_collections",
-            "application rules (FQDN filtering) need the firewall's DNS and HTTP proxy",
+            &[(
+                "destination_addresses: [10.2.0.0/16], destination_ports: [\"22\"]",
+                fqdn,
+            )],
+            "destination_fqdns: [db.contoso.com]",
+            "FQDNs in network rules need the policy's DNS proxy",
         ),
         (
-            "destination_addresses: [10.2.0.0/16], destination_ports: [\"22\"]",
-            "destination_fqdns: [db.contoso.com], destination_ports: [\"22\"]",
-            "destination_fqdns",
-            "FQDN destinations need the firewall's DNS proxy",
+            &[
+                (
+                    "destination_addresses: [10.2.0.0/16], destination_ports: [\"22\"]",
+                    "destination_fqdns: [\"*.contoso.com\"], destination_ports: [\"22\"]",
+                ),
+                ("  - name: hub-fw-policy\n", proxy),
+            ],
+            "destination_fqdns: [\"*.contoso.com\"]",
+            "network rules take FQDNs without wildcards",
+        ),
+        (
+            &[
+                ("        network_rule_collections:\n", app),
+                ("\"*.ubuntu.com\"", "\"ubuntu.*.com\""),
+            ],
+            "ubuntu.*.com",
+            "a wildcard only at the start",
+        ),
+        (
+            &[
+                ("        network_rule_collections:\n", app),
+                (
+                    "  - name: hub-fw-policy\n",
+                    "  - name: hub-fw-policy\n    sku: Basic\n    dns: {proxy_enabled: true}\n",
+                ),
+            ],
+            "dns: {proxy_enabled: true}",
+            "Azure Firewall Basic has no DNS proxy",
         ),
     ];
-    for (from, to, needle, words) in cases {
-        let text = BASE.replacen(from, to, 1);
-        assert_ne!(text, BASE);
-        let (code, stderr, path) = check(TAG, needle, &text);
-        assert_eq!(code, Some(0), "{needle}: {stderr}");
+    for (edits, needle, words) in refused {
+        let mut text = BASE.to_string();
+        for (from, to) in edits {
+            let edited = text.replacen(from, to, 1);
+            assert_ne!(edited, text, "{from}");
+            text = edited;
+        }
+        let (code, stderr, path) = check(TAG, "fqdn-refused", &text);
+        assert_ne!(code, Some(0), "{needle}: {stderr}");
         let line = common::broken_files::line_of(&text, needle, needle);
-        let prefix = format!("{}:{line}: warning: ", path.display());
+        let prefix = format!("{}:{line}: ", path.display());
         assert!(
             stderr
                 .lines()
@@ -149,6 +182,17 @@ fn rules_vnetd_does_not_emulate_are_warned_about_not_refused() {
             "{needle}: {stderr}"
         );
     }
+    let accepted = BASE
+        .replacen("        network_rule_collections:\n", app, 1)
+        .replacen(
+            "destination_addresses: [10.2.0.0/16], destination_ports: [\"22\"]",
+            fqdn,
+            1,
+        )
+        .replacen("  - name: hub-fw-policy\n", proxy, 1);
+    let (code, stderr, _) = check(TAG, "fqdn-accepted", &accepted);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
 }
 
 /// A route table that sends the firewall's own default route elsewhere

@@ -52,7 +52,7 @@ pub(super) fn firewall_stage(
     f: FirewallIdx,
     rule_names: &RuleNames,
 ) -> NsgStage {
-    let rules = firewall::effective_rules(topology, &topology.firewalls[f]);
+    let rules = firewall::effective_rules(topology, &topology.firewalls[f], &|_| Vec::new());
     let owner = StageOwner::Firewall(f);
     NsgStage::compile(topology, NsgLevel::Firewall, owner, rules, rule_names)
 }

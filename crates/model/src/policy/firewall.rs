@@ -52,11 +52,29 @@ pub fn translates_towards(topology: &Topology, firewall: &AzureFirewall, dst: Ip
 /// The name the default action goes by, in traces, drops and logs.
 pub const DEFAULT_ACTION: &str = "Default action";
 
+/// The name of the network stage's verdict for what no network rule
+/// matched and some application rule may take by its name: the packet
+/// goes on to the firewall's proxy, which judges the request's name
+/// (the TLS SNI, the HTTP Host) by the application rules.
+pub const APPLICATION_RULES: &str = "Application rules";
+
+/// The addresses the firewall's DNS proxy holds for an FQDN of a network
+/// rule: what the compiled rules match in its place.
+pub type FqdnAddresses<'a> = &'a dyn Fn(&str) -> Vec<IpAddr>;
+
 /// The firewall's rules in evaluation order, ending with the default
 /// action: its policy's DNAT rules first (each allowing what it
 /// translates, the network rule Azure adds for it: "DNAT rules are
-/// processed before network rules"), then its network rules.
-pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<EffectiveRule> {
+/// processed before network rules"), then its network rules (an FQDN
+/// matching the addresses `fqdns` gives for it), then what its
+/// application rules may take, passed on to their judgement by name
+/// ([`APPLICATION_RULES`]: TCP from a rule's sources to one of its
+/// ports).
+pub fn effective_rules(
+    topology: &Topology,
+    firewall: &AzureFirewall,
+    fqdns: FqdnAddresses<'_>,
+) -> Vec<EffectiveRule> {
     let mut out = Vec::new();
     let dnat = firewall
         .policy
@@ -86,6 +104,14 @@ pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<Eff
         .map(|p| topology.firewall_policies[p].rules.as_slice())
         .unwrap_or_default();
     for rule in rules {
+        let mut destinations = rule.destinations.clone();
+        for fqdn in &rule.destination_fqdns {
+            destinations.extend(fqdns(fqdn).into_iter().map(IpNet::from));
+        }
+        if destinations.is_empty() {
+            // An FQDN the proxy holds no address for matches nothing.
+            continue;
+        }
         for protocol in &rule.protocols {
             let destination_ports = match protocol {
                 Protocol::Icmp => PortSpec::Any,
@@ -98,7 +124,7 @@ pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<Eff
                 *protocol,
                 destination_ports,
                 &rule.sources,
-                &rule.destinations,
+                &destinations,
             ));
         }
     }
@@ -106,6 +132,29 @@ pub fn effective_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<Eff
         .iter()
         .map(|n| n.parse().expect("constant prefix"))
         .collect();
+    let application = firewall
+        .policy
+        .map(|p| topology.firewall_policies[p].application_rules.as_slice())
+        .unwrap_or_default();
+    for rule in application {
+        let ports = rule
+            .protocols
+            .iter()
+            .map(|p| crate::net::PortRange {
+                lo: p.port,
+                hi: p.port,
+            })
+            .collect();
+        out.push(firewall_rule(
+            APPLICATION_RULES.to_string(),
+            rule.place.collection_priority,
+            Access::Allow,
+            Protocol::Tcp,
+            PortSpec::Ranges(ports),
+            &rule.sources,
+            &everything,
+        ));
+    }
     let any = firewall_rule(
         DEFAULT_ACTION.to_string(),
         u16::MAX,
@@ -165,4 +214,23 @@ fn firewall_rule(
 
 fn listed(nets: &[IpNet]) -> Vec<String> {
     nets.iter().map(IpNet::to_string).collect()
+}
+
+/// How the firewall's application rules judge a request for `fqdn` from
+/// `source` over `protocol` to `port`: the first rule that matches, in
+/// evaluation order, with its action; `None` when none does (the default
+/// action, deny: "Action: Deny. Reason: No rule matched.").
+pub fn judge_application<'t>(
+    topology: &'t Topology,
+    firewall: &AzureFirewall,
+    source: IpAddr,
+    protocol: crate::topology::ApplicationProtocol,
+    port: u16,
+    fqdn: &str,
+) -> Option<&'t crate::topology::ApplicationRule> {
+    let policy = &topology.firewall_policies[firewall.policy?];
+    policy
+        .application_rules
+        .iter()
+        .find(|r| r.matches(source, protocol, port, fqdn))
 }

@@ -31,6 +31,7 @@ use super::model::{
 };
 use super::yaml::{Node, Value};
 
+mod application_rules;
 mod firewalls;
 mod hybrid;
 mod load_balancers;
@@ -146,6 +147,8 @@ const TOP_KEYS: &[&str] = &[
     "azure_firewalls",
     "firewall_policies",
     "ip_groups",
+    "fqdn_tags",
+    "web_categories",
     "route_servers",
     "private_dns_zones",
     "private_endpoints",
@@ -417,17 +420,37 @@ record!(FIREWALL_KEYS: RawFirewall { name, key, line } "an Azure Firewall" {
 
 record!(FIREWALL_POLICY_KEYS: RawFirewallPolicy { name, key, line } "a firewall policy" {
     private_ranges: "private_ranges" => private_ranges,
+    sku: "sku" => policy_sku,
+    dns: "dns" => firewall_dns,
     groups: "rule_collection_groups" => list,
+});
+
+record!(FQDN_SET_KEYS: RawFqdnSet { name, key, line } "an FQDN tag or web category" {
+    fqdns: "fqdns" => application_fqdns,
+});
+
+record!(APPLICATION_RULE_COLLECTION_KEYS: RawApplicationRuleCollection { name, key, line }
+    "an application rule collection" {
+    priority: "priority" => firewall_priority,
+    action: "action" => one_of,
+    rules: "rules" => list,
+});
+
+record!(APPLICATION_RULE_KEYS: RawApplicationRule { name, key, line } "an application rule" {
+    protocols: "protocols" => application_protocols,
+    source_addresses: "source_addresses" => firewall_addresses,
+    source_ip_groups: "source_ip_groups" => ref_list,
+    destination_fqdns: "destination_fqdns" => application_fqdns,
+    fqdn_tags: "destination_fqdn_tags" => named_sets,
+    web_categories: "web_categories" => named_sets,
+    _: "description" => text,
 });
 
 record!(RULE_COLLECTION_GROUP_KEYS: RawRuleCollectionGroup { name, key, line }
     "a rule collection group" {
     priority: "priority" => firewall_priority,
     collections: "network_rule_collections" => list,
-    _: "application_rule_collections" => not_emulated(
-        "application rules (FQDN filtering) need the firewall's DNS and HTTP proxy, which \
-         vnetd does not emulate: the lab runs without them, so what only they allow meets the \
-         network rules and the default action (deny)"),
+    app_collections: "application_rule_collections" => list,
     nat_collections: "nat_rule_collections" => list,
 });
 
@@ -444,10 +467,7 @@ record!(NETWORK_RULE_KEYS: RawNetworkRule { name, key, line } "a network rule" {
     source_ip_groups: "source_ip_groups" => ref_list,
     destination_addresses: "destination_addresses" => firewall_addresses,
     destination_ip_groups: "destination_ip_groups" => ref_list,
-    fqdns: "destination_fqdns" => not_emulated(
-        "FQDN destinations need the firewall's DNS proxy, which vnetd does not emulate: the \
-         rule holds for its destination_addresses and IP groups only, and without them for \
-         nothing"),
+    fqdns: "destination_fqdns" => network_fqdns,
     destination_ports: "destination_ports" => firewall_ports,
 });
 
@@ -526,6 +546,8 @@ impl Decoder<'_> {
             firewalls: self.records(&top, "azure_firewalls"),
             firewall_policies: self.records(&top, "firewall_policies"),
             ip_groups: self.records(&top, "ip_groups"),
+            fqdn_tags: self.records(&top, "fqdn_tags"),
+            web_categories: self.records(&top, "web_categories"),
             route_servers: self.records(&top, "route_servers"),
             private_dns_zones: self.records(&top, "private_dns_zones"),
             private_endpoints: self.records(&top, "private_endpoints"),

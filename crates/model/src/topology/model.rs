@@ -140,6 +140,10 @@ pub struct Topology {
     pub firewalls: TiVec<FirewallIdx, AzureFirewall>,
     pub firewall_policies: TiVec<FirewallPolicyIdx, FirewallPolicy>,
     pub ip_groups: Vec<IpGroup>,
+    /// FQDN tags and web categories as the lab defines them, for
+    /// application rules to name.
+    pub fqdn_tags: Vec<FqdnSet>,
+    pub web_categories: Vec<FqdnSet>,
     /// Azure Route Servers, each in its VNet's `RouteServerSubnet`.
     pub route_servers: TiVec<RouteServerIdx, RouteServer>,
     /// The BGP daemons of appliance NICs (`bgp_speaker`), peering with

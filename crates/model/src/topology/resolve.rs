@@ -36,6 +36,7 @@ use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 
+mod application_rules;
 mod dns;
 mod edge;
 mod expectations;
@@ -123,6 +124,7 @@ pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
     r.public_addresses(raw.internet, raw.public_ip_prefixes, raw.public_ips);
     r.load_balancers(raw.load_balancers);
     r.ip_groups(raw.ip_groups);
+    r.fqdn_sets(raw.fqdn_tags, raw.web_categories);
     r.firewall_policies(raw.firewall_policies);
     let hub_firewalls = r.firewalls(raw.firewalls);
     r.virtual_wans(

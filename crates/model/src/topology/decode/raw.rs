@@ -42,6 +42,8 @@ pub struct RawTopology {
     pub firewalls: Vec<RawFirewall>,
     pub firewall_policies: Vec<RawFirewallPolicy>,
     pub ip_groups: Vec<RawIpGroup>,
+    pub fqdn_tags: Vec<RawFqdnSet>,
+    pub web_categories: Vec<RawFqdnSet>,
     pub route_servers: Vec<RawRouteServer>,
     pub private_dns_zones: Vec<super::RawZone>,
     pub private_endpoints: Vec<super::RawPrivateEndpoint>,
@@ -486,7 +488,50 @@ pub struct RawFirewallPolicy {
     pub name: String,
     pub key: String,
     pub private_ranges: Vec<IpNet>,
+    /// The policy's tier, with the line it was given at.
+    pub sku: (crate::topology::model::FirewallSku, usize),
+    pub dns: Option<RawFirewallDns>,
     pub groups: Vec<RawRuleCollectionGroup>,
+    pub line: usize,
+}
+
+/// A policy's `dns` block.
+#[derive(Debug)]
+pub struct RawFirewallDns {
+    pub proxy_enabled: bool,
+    pub servers: Vec<std::net::IpAddr>,
+    pub line: usize,
+}
+
+/// An FQDN tag or web category the lab defines.
+#[derive(Debug)]
+pub struct RawFqdnSet {
+    pub name: String,
+    pub key: String,
+    pub fqdns: Vec<(crate::topology::model::FqdnPattern, usize)>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawApplicationRuleCollection {
+    pub name: String,
+    pub key: String,
+    pub priority: u16,
+    pub action: Access,
+    pub rules: Vec<RawApplicationRule>,
+    pub line: usize,
+}
+
+#[derive(Debug)]
+pub struct RawApplicationRule {
+    pub name: String,
+    pub key: String,
+    pub protocols: Vec<crate::topology::model::ApplicationPort>,
+    pub source_addresses: Vec<IpNet>,
+    pub source_ip_groups: Vec<NameRef>,
+    pub destination_fqdns: Vec<(crate::topology::model::FqdnPattern, usize)>,
+    pub fqdn_tags: Vec<(String, usize)>,
+    pub web_categories: Vec<(String, usize)>,
     pub line: usize,
 }
 
@@ -496,6 +541,7 @@ pub struct RawRuleCollectionGroup {
     pub key: String,
     pub priority: u16,
     pub collections: Vec<RawNetworkRuleCollection>,
+    pub app_collections: Vec<RawApplicationRuleCollection>,
     pub nat_collections: Vec<super::RawNatRuleCollection>,
     pub line: usize,
 }
@@ -519,8 +565,8 @@ pub struct RawNetworkRule {
     pub source_ip_groups: Vec<NameRef>,
     pub destination_addresses: Vec<IpNet>,
     pub destination_ip_groups: Vec<NameRef>,
-    /// FQDN destinations were given (and warned about).
-    pub fqdns: bool,
+    /// FQDN destinations, each with its line.
+    pub fqdns: Vec<(crate::topology::model::FqdnPattern, usize)>,
     pub destination_ports: PortSpec,
     pub line: usize,
 }

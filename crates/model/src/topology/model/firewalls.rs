@@ -1,6 +1,7 @@
 //! Azure Firewall in the hub: the firewall itself (in its VNet's
-//! `AzureFirewallSubnet`), its policy's network rules in evaluation order,
-//! and IP groups. See `resolve/firewalls.rs` for the rules Azure applies
+//! `AzureFirewallSubnet`), its policy's network and application rules in
+//! evaluation order, its DNS settings (the DNS proxy), IP groups, and the
+//! named FQDN sets (FQDN tags, web categories) application rules name. See `resolve/firewalls.rs` for the rules Azure applies
 //! to them and `policy/firewall.rs` for how the rules judge packets.
 
 use super::{spelled_enum, Access, Protocol, SubnetRef, VnetIdx};
@@ -87,9 +88,131 @@ pub struct FirewallPolicy {
     pub name: String,
     /// Destinations the firewall does not SNAT towards.
     pub private_ranges: Vec<IpNet>,
+    /// The policy's tier (`sku`): Basic lacks the DNS proxy and web
+    /// categories.
+    pub sku: FirewallSku,
     /// Network rules by group priority, then collection priority, then
     /// their order in the collection: the first match decides.
     pub rules: Vec<FirewallRule>,
+    /// Application rules, in the same order: judged after the network
+    /// rules, on what no network rule matched.
+    pub application_rules: Vec<ApplicationRule>,
+    /// The DNS settings (`dns { proxy_enabled, servers }`).
+    pub dns: FirewallDns,
+    pub line: usize,
+}
+
+/// A firewall policy's DNS settings: the firewall answers DNS on its
+/// private address (the DNS proxy) when `proxy_enabled`, asking `servers`
+/// (Azure DNS when empty); FQDNs in network rules are resolved the same
+/// way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirewallDns {
+    pub proxy_enabled: bool,
+    pub servers: Vec<IpAddr>,
+}
+
+spelled_enum! {
+    /// The protocols of an application rule.
+    pub enum ApplicationProtocol {
+        Http,
+        Https,
+        Mssql,
+    }
+}
+
+/// One protocol and port of an application rule (`protocols { type,
+/// port }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplicationPort {
+    pub protocol: ApplicationProtocol,
+    pub port: u16,
+}
+
+/// A destination FQDN as application and network rules write it: lower
+/// case, exact, or with a leading `*` that matches any prefix (`*.ubuntu.com`
+/// matches `archive.ubuntu.com` and `a.b.ubuntu.com`, not `ubuntu.com`;
+/// `*` alone matches every name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FqdnPattern(pub String);
+
+impl FqdnPattern {
+    /// Whether `name` (any case, with or without the final dot) matches.
+    pub fn matches(&self, name: &str) -> bool {
+        let name = name.strip_suffix('.').unwrap_or(name);
+        match self.0.strip_prefix('*') {
+            Some(suffix) => {
+                name.len() > suffix.len()
+                    && name
+                        .get(name.len() - suffix.len()..)
+                        .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+            }
+            None => name.eq_ignore_ascii_case(&self.0),
+        }
+    }
+
+    /// Whether the pattern is a wildcard.
+    pub fn is_wildcard(&self) -> bool {
+        self.0.starts_with('*')
+    }
+}
+
+impl std::fmt::Display for FqdnPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One application rule, with the group and collection it belongs to.
+#[derive(Debug, Clone)]
+pub struct ApplicationRule {
+    pub place: RulePlace,
+    pub action: Access,
+    pub name: String,
+    /// Never empty.
+    pub protocols: Vec<ApplicationPort>,
+    /// Addresses written and the IP groups' CIDRs, expanded.
+    pub sources: Vec<IpNet>,
+    /// The FQDNs written, with those of the FQDN tags and web categories
+    /// it names (from the file's `fqdn_tags` and `web_categories`).
+    pub destination_fqdns: Vec<FqdnPattern>,
+    /// The FQDN tags and web categories it names, as written: how logs
+    /// and traces say why a name matched.
+    pub fqdn_tags: Vec<String>,
+    pub web_categories: Vec<String>,
+    pub line: usize,
+}
+
+impl ApplicationRule {
+    /// `group/collection/rule`, how traces, drops and logs name the rule.
+    pub fn path(&self) -> String {
+        self.place.path(&self.name)
+    }
+
+    /// Whether the rule takes a request from `source` to `port` with
+    /// `protocol` for the name `fqdn`.
+    pub fn matches(
+        &self,
+        source: IpAddr,
+        protocol: ApplicationProtocol,
+        port: u16,
+        fqdn: &str,
+    ) -> bool {
+        self.protocols
+            .iter()
+            .any(|p| p.protocol == protocol && p.port == port)
+            && self.sources.iter().any(|n| n.contains(&source))
+            && self.destination_fqdns.iter().any(|f| f.matches(fqdn))
+    }
+}
+
+/// A named set of FQDNs: an FQDN tag (`WindowsUpdate`) or a web category
+/// (`SocialNetworking`) as the lab defines it, since Microsoft keeps their
+/// members to itself.
+#[derive(Debug, Clone)]
+pub struct FqdnSet {
+    pub name: String,
+    pub fqdns: Vec<FqdnPattern>,
     pub line: usize,
 }
 
@@ -123,6 +246,9 @@ pub struct FirewallRule {
     pub sources: Vec<IpNet>,
     pub destinations: Vec<IpNet>,
     pub destination_ports: PortSpec,
+    /// FQDN destinations, resolved by the firewall's DNS proxy: their
+    /// addresses join `destinations` in the compiled rules.
+    pub destination_fqdns: Vec<String>,
     pub line: usize,
 }
 

@@ -53,21 +53,28 @@ impl Resolver<'_> {
         let mut seen = Names::new(FIREWALL_POLICY_NAME);
         for policy in policies {
             self.check_name(&mut seen, &policy.name, policy.line, &policy.key);
-            let rules = self.policy_rules(policy.groups);
+            let dns = self.policy_dns(&policy);
+            let (rules, application_rules) = self.policy_rules(policy.groups, &dns, policy.sku.0);
             self.topo.firewall_policies.push(FirewallPolicy {
                 name: policy.name,
                 private_ranges: policy.private_ranges,
+                sku: policy.sku.0,
                 rules,
+                application_rules,
+                dns,
                 line: policy.line,
             });
         }
     }
 
-    /// The network rules of a policy's groups, in evaluation order.
+    /// The network and application rules of a policy's groups, each in
+    /// evaluation order.
     fn policy_rules(
         &mut self,
         mut groups: Vec<super::super::decode::RawRuleCollectionGroup>,
-    ) -> Vec<FirewallRule> {
+        dns: &FirewallDns,
+        sku: FirewallSku,
+    ) -> (Vec<FirewallRule>, Vec<ApplicationRule>) {
         let mut group_names = Names::new(FIREWALL_RULE_NAME);
         for group in &groups {
             self.check_name(&mut group_names, &group.name, group.line, &group.key);
@@ -75,10 +82,32 @@ impl Resolver<'_> {
         // Stable: equal priorities keep the file's order.
         groups.sort_by_key(|g| g.priority);
         let mut rules = Vec::new();
+        let mut application_rules = Vec::new();
         for mut group in groups {
             let mut names = Names::new(FIREWALL_RULE_NAME);
             for c in &group.collections {
                 self.check_name(&mut names, &c.name, c.line, &c.key);
+            }
+            for c in &group.app_collections {
+                self.check_name(&mut names, &c.name, c.line, &c.key);
+            }
+            let place = |name: &str, priority: u16| RulePlace {
+                group: group.name.clone(),
+                group_priority: group.priority,
+                collection: name.to_string(),
+                collection_priority: priority,
+            };
+            group.app_collections.sort_by_key(|c| c.priority);
+            for collection in std::mem::take(&mut group.app_collections) {
+                let place = place(&collection.name, collection.priority);
+                let mut names = Names::new(FIREWALL_RULE_NAME);
+                for rule in collection.rules {
+                    self.check_name(&mut names, &rule.name, rule.line, &rule.key);
+                    if let Some(rule) = self.application_rule(rule, &place, collection.action, sku)
+                    {
+                        application_rules.push(rule);
+                    }
+                }
             }
             group.collections.sort_by_key(|c| c.priority);
             for collection in group.collections {
@@ -96,19 +125,26 @@ impl Resolver<'_> {
                         &rule.source_ip_groups,
                         (rule.line, &rule.key, "source"),
                     );
-                    // A rule of FQDNs only was warned about: it holds for
-                    // nothing in the lab.
-                    let fqdns_only = rule.fqdns
-                        && rule.destination_addresses.is_empty()
-                        && rule.destination_ip_groups.is_empty();
-                    if fqdns_only {
-                        continue;
+                    if let Some((_, line)) = rule.fqdns.first().filter(|_| !dns.proxy_enabled) {
+                        let why = "FQDNs in network rules need the policy's DNS proxy \
+                                   (`dns: {proxy_enabled: true}`), as Azure Firewall requires";
+                        self.diags
+                            .error(*line, &format!("{}.destination_fqdns", rule.key), why);
                     }
-                    let destinations = self.rule_side(
-                        rule.destination_addresses,
-                        &rule.destination_ip_groups,
-                        (rule.line, &rule.key, "destination"),
-                    );
+                    let destination_fqdns: Vec<String> =
+                        rule.fqdns.into_iter().map(|(f, _)| f.0).collect();
+                    let destinations = if destination_fqdns.is_empty() {
+                        self.rule_side(
+                            rule.destination_addresses,
+                            &rule.destination_ip_groups,
+                            (rule.line, &rule.key, "destination"),
+                        )
+                    } else {
+                        self.optional_rule_side(
+                            rule.destination_addresses,
+                            &rule.destination_ip_groups,
+                        )
+                    };
                     let (Some(sources), Some(destinations)) = (sources, destinations) else {
                         continue;
                     };
@@ -120,29 +156,44 @@ impl Resolver<'_> {
                         sources,
                         destinations,
                         destination_ports: rule.destination_ports,
+                        destination_fqdns,
                         line: rule.line,
                     });
                 }
             }
         }
-        rules
+        (rules, application_rules)
     }
 
     /// One side of a network rule: its addresses and its IP groups' CIDRs.
     pub(super) fn rule_side(
         &mut self,
-        mut addresses: Vec<IpNet>,
+        addresses: Vec<IpNet>,
         groups: &[NameRef],
         (line, key, side): (usize, &str, &str),
     ) -> Option<Vec<IpNet>> {
         if addresses.is_empty() && groups.is_empty() {
+            let fqdns = if side == "destination" {
+                ", destination_ip_groups or destination_fqdns".to_string()
+            } else {
+                format!(" or {side}_ip_groups")
+            };
             self.diags.error(
                 line,
                 key,
-                format!("a network rule needs {side}_addresses or {side}_ip_groups"),
+                format!("a network rule needs {side}_addresses{fqdns}"),
             );
             return None;
         }
+        self.optional_rule_side(addresses, groups)
+    }
+
+    /// Addresses and the IP groups' CIDRs, possibly none.
+    pub(super) fn optional_rule_side(
+        &mut self,
+        mut addresses: Vec<IpNet>,
+        groups: &[NameRef],
+    ) -> Option<Vec<IpNet>> {
         let mut found_all = true;
         for group in groups {
             match self.topo.ip_groups.iter().find(|g| g.name == group.name) {
