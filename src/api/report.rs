@@ -384,8 +384,8 @@ pub struct FlowReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub translated: Option<String>,
     /// Why the flow, sent from this NIC, stays in userspace, when it was
-    /// judged to: `load_balanced`, `backend_down`, `unpinned`, `shaped`, `service_endpoint` or
-    /// `translated`.
+    /// judged to: `load_balanced`, `backend_down`, `unpinned`, `shaped`,
+    /// `service_endpoint`, `application_rule` or `translated`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_offloaded_because: Option<String>,
 }

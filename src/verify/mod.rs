@@ -598,7 +598,15 @@ fn probe_and_read(
     let to = SocketAddr::new(destination, port);
     let probed = match protocol {
         ExpectedProtocol::Icmp => probe::ping(&source, destination),
-        ExpectedProtocol::Tcp => probe::tcp(&source, to, all_ours),
+        // A name asked of a server not verify's own: asked for by name,
+        // as a client does, so that what judges names (a firewall's
+        // application rules) judges it.
+        ExpectedProtocol::Tcp => match &reach.to {
+            crate::topology::Destination::Name(name) if !all_ours => {
+                probe::tcp_named(&source, to, name)
+            }
+            _ => probe::tcp(&source, to, all_ours),
+        },
         ExpectedProtocol::Udp => probe::udp(&source, to, all_ours),
     };
     let probed = match probed {
@@ -668,6 +676,11 @@ fn probe_and_read(
     // Delivered and not answered: the reply is what was lost.
     let reply = path::delivered(running, &records);
     let (mut reason, mut at) = dropped.unzip();
+    if let (probe::Seen::RefusedByName(_), None) = (&seen, &reason) {
+        // A firewall's proxy refused the name: the firewall it crossed.
+        at = path::firewall_crossed(topology, &records);
+        reason = at.as_ref().map(|_| "firewall_denied".to_string());
+    }
     if reason.is_none() {
         // No counter of the fabric moved: an on-premises router that has
         // no route drops what the fabric never sees (the request from its

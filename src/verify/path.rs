@@ -375,6 +375,16 @@ pub fn delivered(topology: &Topology, records: &[FlowReport]) -> bool {
         })
 }
 
+/// The Azure Firewall a probe's records show it reached (the first whose
+/// port received it), by name.
+pub fn firewall_crossed(topology: &Topology, records: &[FlowReport]) -> Option<String> {
+    records
+        .iter()
+        .filter(|r| r.direction == "Inbound")
+        .find(|r| topology.firewalls.iter().any(|f| f.name == r.nic))
+        .map(|r| r.nic.clone())
+}
+
 /// Whether `site` holds `address`: one of its hosts has it, or its
 /// address space takes it in.
 fn site_holds(site: &Site, address: IpAddr) -> bool {

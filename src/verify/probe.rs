@@ -24,7 +24,7 @@
 use crate::host::netns;
 use crate::topology::ExpectedProtocol;
 use socket2::{Domain, Protocol, Socket, Type};
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
@@ -79,6 +79,11 @@ pub enum Seen {
     Unreachable(String),
     /// The TCP connection opened, but the line sent did not come back.
     NoEcho,
+    /// The TCP connection opened, and the request that named the
+    /// destination (a TLS ClientHello's SNI, an HTTP Host) was refused:
+    /// reset or closed unanswered, or answered `470` (Azure Firewall's
+    /// application rules).
+    RefusedByName(String),
 }
 
 impl Seen {
@@ -114,6 +119,9 @@ impl Seen {
                 UDP_WAIT.as_millis()
             ),
             (Seen::Unreachable(what), _) => format!("{what} (sending to {target})"),
+            (Seen::RefusedByName(what), _) => format!(
+                "the TCP connection to {target} opened, and the request for its name was {what}"
+            ),
             (Seen::NoEcho, _) => format!(
                 "the TCP connection to {target} opened, but the line sent did not come back \
                  within {} s",
@@ -249,6 +257,62 @@ pub fn tcp(source: &Source, to: SocketAddr, expect_echo: bool) -> Result<Probed,
     Ok(match answered {
         true => probed(true, Seen::Answered),
         false => probed(false, Seen::NoEcho),
+    })
+}
+
+/// A TCP connection from the source to `to` that asks for `name` as a
+/// client of the port's usual protocol does: an HTTP request with `name`
+/// as its Host on port 80, a TLS ClientHello with `name` as its SNI on
+/// any other. Answered when the server answers (any HTTP status but 470,
+/// any TLS record); refused when the connection is reset or closed
+/// before an answer, or answered 470.
+pub fn tcp_named(source: &Source, to: SocketAddr, name: &str) -> Result<Probed, String> {
+    let (socket, port) = bound_socket(source, to, Type::STREAM)?;
+    let probed = |answered: bool, seen: Seen| Probed {
+        answered,
+        source_port: Some(port),
+        seen,
+    };
+    match socket.connect_timeout(&to.into(), CONNECT_TIMEOUT) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Ok(probed(true, Seen::Reset)),
+        Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+            return Ok(probed(false, Seen::Nothing))
+        }
+        Err(e) => return Ok(probed(false, Seen::Unreachable(e.to_string()))),
+    }
+    let http = to.port() == 80;
+    let request = match http {
+        true => format!(
+            "GET / HTTP/1.1\r\nHost: {name}\r\nUser-Agent: vnetd-verify\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes(),
+        false => crate::host::request_name::client_hello(name)
+            .ok_or_else(|| format!("`{name}` is not a name TLS can ask for"))?,
+    };
+    let mut stream: TcpStream = socket.into();
+    let _ = stream.set_read_timeout(Some(CONNECT_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(CONNECT_TIMEOUT));
+    if stream.write_all(&request).is_err() {
+        return Ok(probed(false, Seen::RefusedByName("reset".into())));
+    }
+    let mut answer = [0u8; 64];
+    let read = loop {
+        match stream.read(&mut answer) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => break other,
+        }
+    };
+    Ok(match read {
+        Ok(0) => probed(false, Seen::RefusedByName("closed unanswered".into())),
+        Ok(n) if http && answer[..n].starts_with(b"HTTP/1.1 470") => {
+            probed(false, Seen::RefusedByName("answered 470".into()))
+        }
+        Ok(_) => probed(true, Seen::Answered),
+        Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+            probed(false, Seen::NoEcho)
+        }
+        Err(_) => probed(false, Seen::RefusedByName("reset".into())),
     })
 }
 

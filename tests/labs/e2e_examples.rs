@@ -143,6 +143,8 @@ fn every_example_is_covered_here() {
             "dual-device-vpn.yaml",
             "dual-stack.yaml",
             "expressroute.yaml",
+            // Its test: e2e_application_rules.rs.
+            "firewall-application-rules.yaml",
             "forced-tunnel.yaml",
             "ha-nva.yaml",
             "hub-spoke-firewall.yaml",

@@ -36,6 +36,15 @@ fn public_ip_beside_a_nat_gateway() {
 }
 
 #[test]
+fn firewall_application_rules() {
+    replay(
+        "trapp",
+        include_str!("../../config/firewall-application-rules.yaml"),
+        &[],
+    );
+}
+
+#[test]
 fn internet_edge() {
     replay("trie", include_str!("../../config/internet-edge.yaml"), &[]);
 }
@@ -83,6 +92,7 @@ fn every_example_with_an_internet_is_replayed() {
     assert_eq!(
         with_internet,
         [
+            "firewall-application-rules.yaml",
             "internet-edge.yaml",
             "network-manager.yaml",
             "public-load-balancer.yaml",

@@ -12,6 +12,7 @@ mod common;
 
 mod api_client;
 mod config_writers;
+mod e2e_application_rules;
 mod e2e_apply;
 mod e2e_apply_held;
 mod e2e_bgp_watch;

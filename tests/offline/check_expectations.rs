@@ -51,7 +51,7 @@ fn every_example_lab_has_expectations_that_hold() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 20);
+    assert_eq!(files.len(), 21);
     for file in files {
         let path = file.display().to_string();
         let out = vnetd(&["check", &path, "--json"]);

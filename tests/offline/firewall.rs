@@ -124,7 +124,9 @@ fn application_rules_and_fqdns_are_refused_only_where_azure_refuses_them() {
     let app = "        application_rule_collections:\n          - name: web\n            priority: 300\n            action: Allow\n            rules:\n              - {name: ubuntu, protocols: [{type: Https, port: 443}], source_addresses: [10.1.0.0/16], destination_fqdns: [\"*.ubuntu.com\"]}\n        network_rule_collections:\n";
     let fqdn = "destination_fqdns: [db.contoso.com], destination_ports: [\"22\"]";
     let proxy = "  - name: hub-fw-policy\n    dns: {proxy_enabled: true}\n";
-    let refused: [(&[(&str, &str)], &str, &str); 4] = [
+    /// Edits of the example, the text at the refused line, the reason.
+    type Refusal<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let refused: [Refusal; 4] = [
         (
             &[(
                 "destination_addresses: [10.2.0.0/16], destination_ports: [\"22\"]",

@@ -77,6 +77,9 @@ pub struct NamespaceSpec {
     /// system's, written where `ip netns exec` reads them (see
     /// [`super::netns::write_trust_store`]); `None`: the host's store.
     pub trusted_certificates: Option<Arc<str>>,
+    /// TCP it would forward to some ports goes to a local listener
+    /// instead (see [`super::intercept`]); `None`: nothing is taken.
+    pub intercept: Option<super::intercept::Intercept>,
 }
 
 impl NamespaceSpec {
@@ -101,6 +104,7 @@ impl NamespaceSpec {
             resolv_conf: None,
             every_address: None,
             trusted_certificates: None,
+            intercept: None,
         }
     }
 
@@ -496,6 +500,7 @@ fn build_interface(
             limit_egress(spec)?;
             translate_sources(spec)?;
             hold_every_address(spec)?;
+            intercept(spec)?;
             Ok(tun)
         })?;
         return Ok(PlumbedNamespace {
@@ -512,6 +517,7 @@ fn build_interface(
         limit_egress(spec)?;
         translate_sources(spec)?;
         hold_every_address(spec)?;
+        intercept(spec)?;
         Ok(tun)
     })?;
     Ok(PlumbedNamespace {
@@ -525,6 +531,14 @@ fn build_interface(
 fn translate_sources(spec: &NamespaceSpec) -> Result<()> {
     match &spec.masquerade_except {
         Some(except) => super::nat::masquerade(&spec.name, &spec.interface, except, &spec.dnat),
+        None => Ok(()),
+    }
+}
+
+/// Hands the connections the spec intercepts to its listener, if any.
+fn intercept(spec: &NamespaceSpec) -> Result<()> {
+    match &spec.intercept {
+        Some(intercept) => super::intercept::install(&spec.name, intercept),
         None => Ok(()),
     }
 }

@@ -517,6 +517,44 @@ pub fn add_local_route(namespace: &str, prefix: IpNet) -> Result<()> {
     .with_context(|| format!("holding every address of {prefix} in network namespace {namespace}"))
 }
 
+/// Delivers every IPv4 packet marked `mark` in `namespace` to the
+/// namespace itself: a table `table` that holds every address as local
+/// (`ip route add local 0.0.0.0/0 dev lo table T`) and the rule that
+/// sends marked packets to it (`ip rule add fwmark M lookup T`), as a
+/// transparent proxy needs. Done twice, it changes nothing.
+pub fn route_marked_locally(namespace: &str, mark: u32, table: u32) -> Result<()> {
+    with_connection_in(namespace, |handle| async move {
+        let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(Ipv4Addr::UNSPECIFIED, 0)
+            .output_interface(LOOPBACK_INDEX)
+            .kind(RouteType::Local)
+            .scope(RouteScope::Host)
+            .table_id(table)
+            .build();
+        handle.route().add(route).replace().execute().await?;
+        let mut existing = handle.rule().get(rtnetlink::IpVersion::V4).execute();
+        while let Some(rule) = existing.try_next().await? {
+            let marked = rule.attributes.iter().any(|a| {
+                matches!(a, rtnetlink::packet_route::rule::RuleAttribute::FwMark(m) if *m == mark)
+            });
+            if marked {
+                return Ok(());
+            }
+        }
+        handle
+            .rule()
+            .add()
+            .v4()
+            .fw_mark(mark)
+            .table_id(table)
+            .action(rtnetlink::packet_route::rule::RuleAction::ToTable)
+            .execute()
+            .await?;
+        Ok(())
+    })
+    .with_context(|| format!("routing marked packets locally in network namespace {namespace}"))
+}
+
 /// Routes `prefix` out of `interface` of `namespace` with no gateway
 /// (`ip route replace PREFIX dev IFACE`), either family.
 pub fn replace_interface_route(namespace: &str, interface: &str, prefix: IpNet) -> Result<()> {

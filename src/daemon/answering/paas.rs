@@ -76,6 +76,9 @@ pub struct PaasCounters {
     /// How the DNS servers of the file's `dns_server` keys stand (the same
     /// thread runs them).
     pub dns_servers: super::dns_servers::DnsServerCounters,
+    /// What the firewalls' proxies did with what their application rules
+    /// judge (the same thread runs them).
+    pub application_rules: Arc<super::firewall_proxy::ProxyCounters>,
 }
 
 /// What one responder says of itself: a PaaS resource behind a Private

@@ -1,12 +1,14 @@
 //! The thread that keeps the lab's services running beside the forwarding:
 //! a responder in every Private Endpoint's namespace ([`super::paas`]) and
 //! the DNS servers the file's `dns_server` keys ask for
-//! ([`super::dns_servers`]). It looks at the plane every tick: what a new
+//! ([`super::dns_servers`]), and the proxy of every firewall with
+//! application rules ([`super::firewall_proxy`]). It looks at the plane every tick: what a new
 //! plane adds is started, what it drops is stopped, a starting DNS server
 //! is asked whether it answers yet, one that failed is started again after
 //! its back-off. Nothing on it waits for a server.
 
 use super::dns_servers::{self, DnsServerCounters, DnsServers};
+use super::firewall_proxy::FirewallProxies;
 use super::paas::{PaasCounters, Responders};
 use crate::daemon::forwarding::plane::PublishedPlane;
 use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};
@@ -19,7 +21,7 @@ const TICK: Duration = Duration::from_millis(200);
 
 fn run(
     plane: &PublishedPlane,
-    (responders, dns): (&mut Responders, &mut DnsServers),
+    (responders, proxies, dns): (&mut Responders, &mut FirewallProxies, &mut DnsServers),
     (stop, serving, dns_counters): (&AtomicBool, &AtomicU64, &DnsServerCounters),
     faults: &Faults,
 ) {
@@ -31,6 +33,7 @@ fn run(
         let new = generation != Some(current.snapshot.generation);
         if new {
             responders.follow(&current);
+            proxies.follow(&current);
             wanted = dns_servers::wanted(&current.snapshot.topology, &current);
         }
         // Never waits for a server: each is polled, started or stopped.
@@ -43,6 +46,7 @@ fn run(
         std::thread::sleep(TICK);
     }
     responders.stop();
+    proxies.stop();
     dns.stop();
 }
 
@@ -64,11 +68,13 @@ pub(in crate::daemon) fn start(
         move || {
             let mut responders =
                 Responders::new(counters.clone(), for_servers.clone(), tls.clone());
+            let mut proxies =
+                FirewallProxies::new(counters.application_rules.clone(), for_servers.clone());
             let mut dns = DnsServers::default();
             let serving = &counters.serving_generation;
             run(
                 &plane,
-                (&mut responders, &mut dns),
+                (&mut responders, &mut proxies, &mut dns),
                 (&stop, serving, &counters.dns_servers),
                 &faults,
             )

@@ -547,7 +547,10 @@ fn evaluate_reach(snap: &Snapshot, e: &Expectation, reach: &Reach) -> Expectatio
     };
     let addresses = addresses.map(|l| l.iter().map(ToString::to_string).collect());
     match trace(snap, &query) {
-        Ok(found) => {
+        Ok(mut found) => {
+            if let Destination::Name(name) = &reach.to {
+                super::trace::judge_by_name(snap, &mut found, name, reach.port);
+            }
             let observed = Outcome {
                 addresses,
                 ..outcome_of(&found)

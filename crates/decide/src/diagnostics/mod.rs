@@ -257,6 +257,9 @@ pub fn trace_words(
 ) -> Result<trace::Trace, QueryError> {
     let (query, resolution) = trace_request(snap, from, to, protocol, port)?;
     let mut found = trace::trace(snap, &query)?;
+    if let Some(lookup) = &resolution {
+        trace::judge_by_name(snap, &mut found, &lookup.name, query.port);
+    }
     found.resolution = resolution;
     Ok(found)
 }

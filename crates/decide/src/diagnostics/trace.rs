@@ -47,6 +47,7 @@ use site::{site_entry, SiteEntry};
 use std::net::IpAddr;
 
 mod answer;
+mod application;
 mod edge;
 mod internet;
 mod render;
@@ -55,6 +56,7 @@ mod site;
 mod virtual_hub;
 
 pub use answer::*;
+pub use application::judge_by_name;
 
 pub use render::render_trace;
 pub use reply::reply_failure;
@@ -333,6 +335,7 @@ fn empty_trace(from: String, src: IpAddr, dst: IpAddr, query: &TraceQuery) -> Tr
         added_latency_us: 0,
         bottleneck: None,
         service: None,
+        application_rule: None,
     }
 }
 

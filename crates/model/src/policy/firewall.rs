@@ -234,3 +234,49 @@ pub fn judge_application<'t>(
         .iter()
         .find(|r| r.matches(source, protocol, port, fqdn))
 }
+
+/// TCP a rule lets through: from `sources` to `destinations` on `ports`
+/// (`None`: every port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarded {
+    pub sources: Vec<IpNet>,
+    pub destinations: Vec<IpNet>,
+    pub ports: Option<Vec<crate::net::PortRange>>,
+}
+
+/// What the firewall forwards as it is, without its proxy: the TCP its
+/// DNAT and network rules allow. What else reaches its namespace is what
+/// only its application rules may take.
+pub fn forwarded_untaken(
+    topology: &Topology,
+    firewall: &AzureFirewall,
+    fqdns: FqdnAddresses<'_>,
+) -> Vec<Forwarded> {
+    effective_rules(topology, firewall, fqdns)
+        .into_iter()
+        .filter(|r| {
+            r.settings.access == Access::Allow
+                && r.name != APPLICATION_RULES
+                && matches!(r.settings.protocol, Protocol::Tcp | Protocol::Any)
+        })
+        .map(|r| {
+            let ports = match r.settings.destination_ports {
+                PortSpec::Any => None,
+                PortSpec::Ranges(ranges) => Some(ranges),
+            };
+            Forwarded {
+                sources: r.expanded_source,
+                destinations: r.expanded_destination,
+                ports,
+            }
+        })
+        .collect()
+}
+
+/// Whether the firewall's policy has application rules: its namespace
+/// then runs the proxy.
+pub fn has_application_rules(topology: &Topology, firewall: &AzureFirewall) -> bool {
+    firewall
+        .policy
+        .is_some_and(|p| !topology.firewall_policies[p].application_rules.is_empty())
+}

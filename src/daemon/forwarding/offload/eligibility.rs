@@ -74,6 +74,10 @@ pub enum Ineligible {
     /// admitted from the Internet only as the reply of a flow the daemon
     /// tracks, so it stays there.
     ServiceEndpoint,
+    /// To or from an Azure Firewall's proxy, where its application rules
+    /// judge the name asked: the firewall's part runs in userspace, and
+    /// the legs to it stay with it.
+    ApplicationRule,
 }
 
 impl Ineligible {
@@ -85,6 +89,7 @@ impl Ineligible {
             Ineligible::Shaped => "shaped",
             Ineligible::Translated => "translated",
             Ineligible::ServiceEndpoint => "service_endpoint",
+            Ineligible::ApplicationRule => "application_rule",
         }
     }
 }
@@ -114,6 +119,9 @@ pub fn judge(
     shaping: bool,
 ) -> Result<Balancing, Ineligible> {
     let snap = &plane.snapshot;
+    if application_rules(snap, nic, egress, key) {
+        return Err(Ineligible::ApplicationRule);
+    }
     // A path that delays or caps packets keeps them in the daemon, where
     // that happens (a single-NIC VM's own cap is its eth0's, and holds on
     // either path).
@@ -125,6 +133,23 @@ pub fn judge(
         return Err(Ineligible::ServiceEndpoint);
     }
     balancing(snap, nic, key).ok_or(Ineligible::LoadBalanced)
+}
+
+/// Whether the direction `key` from `nic` to `egress` is a leg of a
+/// connection a firewall's proxy takes: to a firewall whose network stage
+/// passes it on to the application rules, or that firewall's answer.
+fn application_rules(snap: &Snapshot, nic: PortIdx, egress: PortIdx, key: &PacketKey) -> bool {
+    use crate::policy::firewall::APPLICATION_RULES;
+    use crate::topology::Direction;
+    let passed_on = |port: PortIdx, key: &PacketKey| {
+        let firewall = snap.nics.get(port).is_some_and(|n| n.firewall);
+        firewall && {
+            let verdict = snap.evaluate(port, Direction::Inbound, key);
+            snap.deciding_rule(port, Direction::Inbound, &verdict)
+                .is_some_and(|(_, rule)| rule.name == APPLICATION_RULES)
+        }
+    };
+    key.proto == IPPROTO_TCP && (passed_on(egress, key) || passed_on(nic, &key.reversed()))
 }
 
 /// Whether the direction `key` from `nic` is a service endpoint's: routed

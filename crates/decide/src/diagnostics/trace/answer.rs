@@ -58,6 +58,10 @@ pub struct Trace {
     /// service's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// How the application rules of the firewall that passed the request
+    /// on to them judge the name it was sent to (a trace to a DNS name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_rule: Option<String>,
 }
 
 impl Trace {

@@ -122,6 +122,9 @@ pub fn render_trace(trace: &Trace, json: bool) -> Result<String, QueryError> {
     if let Some(service) = &trace.service {
         let _ = writeln!(out, "Service: {service}");
     }
+    if let Some(judged) = &trace.application_rule {
+        let _ = writeln!(out, "Application rule: {judged}");
+    }
     if trace.added_latency_us > 0 || trace.bottleneck.is_some() {
         let mut line = format!("Adds +{} one way", ms(trace.added_latency_us));
         if let Some(b) = &trace.bottleneck {

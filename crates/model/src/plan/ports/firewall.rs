@@ -4,12 +4,19 @@
 //! forwarding. The daemon judges what reaches it by the firewall's policy
 //! (its inbound stage, see `snapshot::firewalls`); the namespace's kernel
 //! forwards what is admitted back into the fabric, where the
-//! `AzureFirewallSubnet`'s routes take it on.
+//! `AzureFirewallSubnet`'s routes take it on; what only its application
+//! rules admit (TCP no network rule matched, to an application rule's
+//! port) goes to its proxy there instead, which judges the name asked
+//! and connects onward.
 
 use super::super::{Port, PortIdx, PortKind};
 use crate::topology::{TiVec, Topology};
 
 pub const KIND: &str = "firewall";
+
+/// The loopback port of the firewall's proxy in its namespace: what its
+/// application rules judge by name is handed to it there.
+pub const PROXY_LISTENER: u16 = 61090;
 
 /// The namespace of the firewall `name`, in a lab whose `netns_prefix` is
 /// `prefix`.

@@ -1,0 +1,126 @@
+//! `config/firewall-application-rules.yaml`, live: a spoke VM leaves
+//! through the hub's Azure Firewall, whose application rules judge the
+//! name it asks for. `curl https://archive.ubuntu.com/` reaches the lab's
+//! Internet from the firewall's public address; `curl
+//! https://example.org/` is reset and `curl http://example.org/` answered
+//! `470` with Azure's words; the offline and the live `trace` name the
+//! same rule; `verify` (which asks by name, as a client does) agrees with
+//! `check` on every expectation; and the flows the proxy takes stay in
+//! the workers with their reason, while a network rule's flow does not
+//! name it. Needs root.
+
+use crate::common;
+
+use common::check_agreement::assert_verify_agrees_with_check;
+use common::Lab;
+use std::process::Command;
+use vnetd::daemon::reporting::report::flows_of;
+
+const EXAMPLE: &str = include_str!("../../config/firewall-application-rules.yaml");
+
+/// `curl` in `ns` with `args`: its exit code and what it printed.
+fn curl(ns: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "curl", "-s", "-m", "5"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// `vnetd trace --json` from vm1 to `name`:`port`, offline on `file` or
+/// live through `socket`.
+fn trace(
+    file: Option<&std::path::Path>,
+    socket: &std::path::Path,
+    name: &str,
+    port: &str,
+) -> serde_json::Value {
+    let mut command = common::vnetd_command(socket);
+    command.arg("trace");
+    if let Some(file) = file {
+        command.arg("--config").arg(file);
+    }
+    let out = command
+        .args(["--from", "vm1", "--to", name, "--port", port, "--json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn application_rules_judge_the_name_asked_as_the_firewall_does() {
+    let text = common::with_netns_prefix(EXAMPLE, "exapp");
+    let mut lab = Lab::start("exapp", &text);
+    let vm1 = lab.ns("vm1");
+
+    let (code, page) = curl(&vm1, &["https://archive.ubuntu.com/"]);
+    assert_eq!(code, 0, "allowed by egress/allow-updates/ubuntu: {page}");
+    assert!(
+        page.starts_with("198.51.100.20\n"),
+        "the Internet sees the firewall's public address: {page}"
+    );
+    let (code, _) = curl(&vm1, &["https://github.com/"]);
+    assert_eq!(code, 0, "allowed by egress/allow-updates/github");
+    let (code, page) = curl(&vm1, &["https://example.org/"]);
+    assert_eq!(
+        code, 35,
+        "no rule matched: the TLS connection is reset: {page}"
+    );
+    let (code, page) = curl(&vm1, &["-w", "%{http_code}", "http://example.org/"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        page,
+        "Action: Deny. Reason: No rule matched. Proceeding with default action.470"
+    );
+    let (code, page) = curl(&vm1, &["-w", "%{http_code}", "http://security.ubuntu.com/"]);
+    assert_eq!(code, 0);
+    assert!(
+        page.ends_with("200"),
+        "Http:80 is in the ubuntu rule: {page}"
+    );
+
+    // The flows the proxy took stay in the workers and say why; the
+    // firewall's own connection onward is an ordinary flow.
+    let flows = flows_of(lab.daemon(), Some("hub-fw"));
+    let taken: Vec<_> = flows
+        .iter()
+        .filter(|f| f.direction == "Inbound" && f.destination.starts_with("203.0.113.20:"))
+        .collect();
+    assert!(!taken.is_empty(), "{flows:#?}");
+    for flow in taken {
+        assert_eq!(flow.rule.as_deref(), Some("Application rules"), "{flow:#?}");
+        assert_eq!(
+            flow.not_offloaded_because.as_deref(),
+            Some("application_rule"),
+            "{flow:#?}"
+        );
+    }
+
+    // The live trace names the rule as the offline one does.
+    let socket = lab.serve_control();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("running.yaml");
+    std::fs::write(&file, &text).unwrap();
+    for (name, port, judged) in [
+        (
+            "archive.ubuntu.com",
+            "443",
+            "hub-fw judges archive.ubuntu.com over Https:443: Allow by egress-policy/egress/allow-updates/ubuntu",
+        ),
+        (
+            "example.org",
+            "443",
+            "hub-fw judges example.org over Https:443: Deny by egress-policy/Default action",
+        ),
+    ] {
+        let live = trace(None, &socket, name, port);
+        assert_eq!(live["application_rule"], judged, "{live:#}");
+        assert_eq!(live, trace(Some(&file), &socket, name, port));
+    }
+    assert_verify_agrees_with_check(&mut lab, &text);
+}
