@@ -80,6 +80,17 @@ impl Resolver<'_> {
             self.diags
                 .error(*line, &format!("{}.web_categories", rule.key), why);
         }
+        if rule
+            .protocols
+            .iter()
+            .any(|p| p.protocol == ApplicationProtocol::Mssql)
+        {
+            let why = "a TDS connection names its server only inside its TLS, which the lab's \
+                       firewall proxy does not open: the lab matches no request to this rule's \
+                       Mssql protocol (its Http and Https ones hold)";
+            self.diags
+                .warning(rule.line, &format!("{}.protocols", rule.key), why);
+        }
         let sources = self.rule_side(
             rule.source_addresses,
             &rule.source_ip_groups,
