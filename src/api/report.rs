@@ -105,6 +105,20 @@ pub struct NamesReport {
     pub paas_requests: u64,
     /// Connections they refused (all slots taken) or cut.
     pub paas_refused: u64,
+    /// Requests Azure Firewalls' application rules allowed, relayed on by
+    /// their proxies.
+    #[serde(default)]
+    pub application_allowed: u64,
+    /// Requests they denied (answered 470, or reset).
+    #[serde(default)]
+    pub application_denied: u64,
+    /// Allowed requests whose onward connection failed.
+    #[serde(default)]
+    pub application_unreachable: u64,
+    /// Connections the proxies refused: every slot, or the client's
+    /// share, taken.
+    #[serde(default)]
+    pub application_refused: u64,
     /// The file's `dns_server` keys' servers that answer now.
     #[serde(default)]
     pub dns_servers_ready: u64,

@@ -190,6 +190,8 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
     if let Some(n) = report.names.as_ref().filter(|n| {
         n.dns_queries
             + n.paas_requests
+            + n.application_allowed
+            + n.application_denied
             + n.dns_servers_ready
             + n.dns_servers_starting
             + n.dns_servers_failed_starts
@@ -214,6 +216,16 @@ pub fn render_stats(report: &StatsReport, json: bool) -> String {
             "paas responders: {} requests, {} refused\n",
             n.paas_requests, n.paas_refused
         ));
+        if n.application_allowed + n.application_denied + n.application_refused > 0 {
+            out.push_str(&format!(
+                "firewall application rules: {} allowed, {} denied, {} allowed but unreachable, \
+                 {} refused\n",
+                n.application_allowed,
+                n.application_denied,
+                n.application_unreachable,
+                n.application_refused
+            ));
+        }
         out.push_str(&format!(
             "dns servers: {} ready, {} starting, {} failed starts\n",
             n.dns_servers_ready, n.dns_servers_starting, n.dns_servers_failed_starts

@@ -84,6 +84,16 @@ fn application_rules_judge_the_name_asked_as_the_firewall_does() {
         "Http:80 is in the ubuntu rule: {page}"
     );
 
+    // Each request judged once, counted by its outcome.
+    let names = vnetd::daemon::reporting::report::stats_of(lab.daemon())
+        .names
+        .unwrap();
+    assert_eq!(
+        (names.application_allowed, names.application_denied),
+        (3, 2),
+        "{names:?}"
+    );
+
     // The flows the proxy took stay in the workers and say why; the
     // firewall's own connection onward is an ordinary flow.
     let flows = flows_of(lab.daemon(), Some("hub-fw"));

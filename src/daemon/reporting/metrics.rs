@@ -64,6 +64,17 @@ fn names(out: &mut String, report: &StatsReport) {
         family_header(out, name, MetricType::Counter, help);
         let _ = writeln!(out, "{name} {value}");
     }
+    let name = "vnetd_firewall_application_requests_total";
+    let help = "Requests Azure Firewalls' proxies judged by their application rules, by outcome.";
+    family_header(out, name, MetricType::Counter, help);
+    for (outcome, value) in [
+        ("allowed", n.application_allowed),
+        ("denied", n.application_denied),
+        ("unreachable", n.application_unreachable),
+        ("refused", n.application_refused),
+    ] {
+        let _ = writeln!(out, "{name}{{outcome=\"{outcome}\"}} {value}");
+    }
     let name = "vnetd_dns_tcp_refused_total";
     let help = "TCP connections to Azure DNS closed at once, by the limit that refused them.";
     family_header(out, name, MetricType::Counter, help);
