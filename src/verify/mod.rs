@@ -676,10 +676,13 @@ fn probe_and_read(
     // Delivered and not answered: the reply is what was lost.
     let reply = path::delivered(running, &records);
     let (mut reason, mut at) = dropped.unzip();
-    if let (probe::Seen::RefusedByName(_), None) = (&seen, &reason) {
-        // A firewall's proxy refused the name: the firewall it crossed.
-        at = path::firewall_crossed(topology, &records);
-        reason = at.as_ref().map(|_| "firewall_denied".to_string());
+    if let probe::Seen::RefusedByName(_) = &seen {
+        // A firewall's proxy refused the name: the firewall it crossed,
+        // whatever else its counters met meanwhile (its kernel's own
+        // packets the fabric does not route).
+        if let Some(firewall) = path::firewall_crossed(topology, &records) {
+            (reason, at) = (Some("firewall_denied".to_string()), Some(firewall));
+        }
     }
     if reason.is_none() {
         // No counter of the fabric moved: an on-premises router that has
