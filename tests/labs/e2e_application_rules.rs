@@ -136,4 +136,39 @@ fn application_rules_judge_the_name_asked_as_the_firewall_does() {
         assert_eq!(live, trace(Some(&file), &socket, name, port));
     }
     assert_verify_agrees_with_check(&mut lab, &text);
+
+    // A policy changed by `apply` holds for the next request, in the
+    // firewall's namespace as it was: example.org joins the github rule,
+    // with HTTP on 8080, which the namespace now hands the proxy too.
+    let changed = text.replacen(
+        "protocols: [{type: Https, port: 443}], source_addresses: [10.1.0.0/16], destination_fqdns: [github.com]}",
+        "protocols: [{type: Https, port: 443}, {type: Http, port: 8080}], source_addresses: [10.1.0.0/16], destination_fqdns: [github.com, example.org]}",
+        1,
+    );
+    assert_ne!(changed, text);
+    let outcome = lab.daemon().apply("changed.yaml", &changed).unwrap();
+    assert!(outcome.replumbed.is_empty(), "{outcome:?}");
+    assert!(
+        outcome
+            .changed
+            .contains(&"hub-fw: what its application rules take".to_string()),
+        "{outcome:?}"
+    );
+    let (code, page) = curl(&vm1, &["https://example.org/"]);
+    assert_eq!(
+        code, 0,
+        "allowed by egress/allow-updates/github now: {page}"
+    );
+    // Nothing listens on 8080 in the Internet: the proxy's onward
+    // connection is refused, and it resets the client's.
+    let unreachable = vnetd::daemon::reporting::report::stats_of(lab.daemon())
+        .names
+        .unwrap()
+        .application_unreachable;
+    let (code, _) = curl(&vm1, &["http://example.org:8080/"]);
+    assert_eq!(code, 56, "reset once the onward connection failed");
+    let names = vnetd::daemon::reporting::report::stats_of(lab.daemon())
+        .names
+        .unwrap();
+    assert_eq!(names.application_unreachable, unreachable + 1, "{names:?}");
 }

@@ -109,6 +109,15 @@ pub fn install(namespace: &str, intercept: &Intercept) -> Result<()> {
         .context("a kernel without nft_tproxy and nft_socket cannot intercept connections")
 }
 
+/// Takes nothing any more in `namespace`: its ruleset goes (the local
+/// table and its rule stay, holding no packet without the mark).
+pub fn remove(namespace: &str) -> Result<()> {
+    super::nat::load_ruleset(
+        namespace,
+        &format!("table ip {TABLE}\ndelete table ip {TABLE}\n"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,6 +85,21 @@ pub fn masquerade(
     load_ruleset(namespace, &ruleset)
 }
 
+/// Replaces what [`masquerade`] installed in the named namespace, in one
+/// transaction: the connections it translated keep their translation.
+pub fn replace_masquerade(
+    namespace: &str,
+    interface: &str,
+    except: &[IpNet],
+    dnat: &[DestinationNat],
+) -> Result<()> {
+    let ruleset = masquerade_ruleset(interface, except, dnat)?;
+    load_ruleset(
+        namespace,
+        &format!("table ip {TABLE}\ndelete table ip {TABLE}\n{ruleset}"),
+    )
+}
+
 /// Loads `ruleset` (text written from typed values, or quoted by
 /// [`crate::config_text::nft`]) into the named namespace with `nft -f -`.
 pub(crate) fn load_ruleset(namespace: &str, ruleset: &str) -> Result<()> {

@@ -169,9 +169,9 @@ fn via(topology: &Topology, rule: &crate::topology::ApplicationRule, fqdn: &str)
         .map(|s| s.name.clone())
 }
 
-/// The lab's current snapshot, as the proxies judge by it: the rules of a
-/// running lab changed by `apply` apply to the next connection.
-type Current = Arc<arc_swap::ArcSwapOption<crate::snapshot::Snapshot>>;
+/// The lab's plane, whose current snapshot each connection is judged by:
+/// the rules of a running lab changed by `apply` apply to the next one.
+type Current = Arc<crate::daemon::forwarding::plane::PublishedPlane>;
 
 struct Proxy {
     firewall: FirewallIdx,
@@ -266,9 +266,7 @@ impl listener::Service<TcpStream> for Proxy {
             }
         };
         client.arrival().mark();
-        let Some(snapshot) = self.current.load_full() else {
-            return;
-        };
+        let snapshot = self.current.load_full().snapshot.clone();
         let judged = judge(
             &snapshot.topology,
             self.firewall,
@@ -370,10 +368,14 @@ pub struct FirewallProxies {
 }
 
 impl FirewallProxies {
-    pub fn new(counters: Arc<ProxyCounters>, panics: Arc<ThreadPanics>) -> Self {
+    pub fn new(
+        plane: Arc<crate::daemon::forwarding::plane::PublishedPlane>,
+        counters: Arc<ProxyCounters>,
+        panics: Arc<ThreadPanics>,
+    ) -> Self {
         FirewallProxies {
             running: HashMap::new(),
-            current: Arc::new(arc_swap::ArcSwapOption::empty()),
+            current: plane,
             counters,
             panics,
         }
@@ -383,7 +385,6 @@ impl FirewallProxies {
     /// and stops those no longer wanted.
     pub fn follow(&mut self, plane: &Plane) {
         let snapshot = &plane.snapshot;
-        self.current.store(Some(snapshot.clone()));
         let topology = &snapshot.topology;
         let mut wanted = Vec::new();
         for (p, port) in snapshot.plan.ports.iter_enumerated() {

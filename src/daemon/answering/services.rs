@@ -68,8 +68,11 @@ pub(in crate::daemon) fn start(
         move || {
             let mut responders =
                 Responders::new(counters.clone(), for_servers.clone(), tls.clone());
-            let mut proxies =
-                FirewallProxies::new(counters.application_rules.clone(), for_servers.clone());
+            let mut proxies = FirewallProxies::new(
+                plane.clone(),
+                counters.application_rules.clone(),
+                for_servers.clone(),
+            );
             let mut dns = DnsServers::default();
             let serving = &counters.serving_generation;
             run(

@@ -541,6 +541,7 @@ impl Daemon {
             if was.device_routes != now.device_routes {
                 update_device_routes(&nic.name, (&was, &now), summary, warnings);
             }
+            super::ports::update_firewall_rules(&nic.name, (&was, &now), summary, warnings);
             let before = Some(old.snapshot.plan.ports[*i].ip_forwarding);
             if before.is_some_and(|b| b != nic.ip_forwarding) {
                 summary.changed.push(format!(

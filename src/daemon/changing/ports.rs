@@ -99,6 +99,41 @@ fn firewall_dnat(
     out
 }
 
+/// Installs in a kept firewall's namespace the DNAT rules and the
+/// interception of `now` where they differ from `was`'s, each in one
+/// transaction, so that established connections keep their translation
+/// and their proxy (Azure keeps a firewall's connections across a policy
+/// update).
+pub fn update_firewall_rules(
+    name: &str,
+    (was, now): (&NamespaceSpec, &NamespaceSpec),
+    summary: &mut crate::api::ApplyOutcome,
+    warnings: &mut Vec<String>,
+) {
+    if was.dnat != now.dnat {
+        if let Some(except) = &now.masquerade_except {
+            let done =
+                crate::host::nat::replace_masquerade(&now.name, &now.interface, except, &now.dnat);
+            match done {
+                Ok(()) => summary.changed.push(format!("{name}: DNAT rules")),
+                Err(e) => warn_and_keep!(warnings, "{e:#}"),
+            }
+        }
+    }
+    if was.intercept != now.intercept {
+        let done = match &now.intercept {
+            Some(intercept) => crate::host::intercept::install(&now.name, intercept),
+            None => crate::host::intercept::remove(&now.name),
+        };
+        match done {
+            Ok(()) => summary
+                .changed
+                .push(format!("{name}: what its application rules take")),
+            Err(e) => warnings.push(format!("{e:#}")),
+        }
+    }
+}
+
 /// What `fw`'s namespace hands its proxy: TCP to its application rules'
 /// ports that its network rules do not forward as it is (IPv4, as Azure
 /// Firewall's rules are).
