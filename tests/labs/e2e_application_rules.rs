@@ -102,8 +102,50 @@ fn application_rules_judge_the_name_asked_as_the_firewall_does() {
         .filter(|f| f.direction == "Inbound" && f.destination.starts_with("203.0.113.20:"))
         .collect();
     assert!(!taken.is_empty(), "{flows:#?}");
-    // Without the fast path nothing is judged for it.
+    // Without the fast path nothing is judged for it. Every packet vm1
+    // sent on such a flow reached the firewall, and every answer vm1.
     let offloading = lab.daemon().offload().is_some();
+    // (Read until both ends agree: a packet between the two records'
+    // counts is in flight, not lost; a lost one never lets them agree.)
+    let agree = || {
+        let (sent, received) = (
+            flows_of(lab.daemon(), Some("vm1")),
+            flows_of(lab.daemon(), Some("hub-fw")),
+        );
+        let count =
+            |flows: &[vnetd::api::FlowReport], direction: &str, f: &vnetd::api::FlowReport| {
+                flows
+                    .iter()
+                    .find(|g| {
+                        g.direction == direction
+                            && g.source == f.source
+                            && g.destination == f.destination
+                    })
+                    .map(|g| (g.packets_forward, g.packets_reverse))
+            };
+        taken.iter().all(|f| {
+            count(&sent, "Outbound", f).is_some()
+                && count(&sent, "Outbound", f) == count(&received, "Inbound", f)
+        })
+    };
+    assert!(
+        common::wait_for(std::time::Duration::from_secs(10), agree),
+        "vm1's and the firewall's counts of the proxy's flows differ"
+    );
+    let ssh = common::stdout_in(&vm1, &["curl", "-s", "-m", "2", "telnet://203.0.113.22:22"]);
+    assert_eq!(ssh, "", "the Internet's closed port 22 resets");
+    let by_network_rule = flows_of(lab.daemon(), Some("hub-fw"))
+        .into_iter()
+        .find(|f| f.destination == "203.0.113.22:22")
+        .expect("the network rule's flow");
+    assert_eq!(
+        by_network_rule.rule.as_deref(),
+        Some("egress/admin/ssh-to-bastion-hosts")
+    );
+    assert_ne!(
+        by_network_rule.not_offloaded_because.as_deref(),
+        Some("application_rule")
+    );
     for flow in taken {
         assert_eq!(flow.rule.as_deref(), Some("Application rules"), "{flow:#?}");
         assert!(!flow.offloaded, "{flow:#?}");
