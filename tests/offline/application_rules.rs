@@ -221,3 +221,47 @@ fn a_trace_to_an_address_is_not_judged_by_name() {
     assert_eq!(verdict, "Deny");
     assert_eq!(rule.as_deref(), Some("Default action"));
 }
+
+/// The firewall's network stage passes on to the application rules only
+/// what the proxy takes: IPv4 TCP from a rule's sources to its ports.
+#[test]
+fn only_ipv4_tcp_to_a_rules_port_is_passed_on() {
+    use vnetd::net::{PacketKey, IPPROTO_TCP, IPPROTO_UDP};
+    use vnetd::policy::firewall::{APPLICATION_RULES, DEFAULT_ACTION};
+    use vnetd::topology::Direction;
+    let text = EXAMPLE.replacen(
+        "source_addresses: [10.1.0.0/16], destination_fqdns: [github.com]",
+        "source_addresses: [\"*\"], destination_fqdns: [github.com]",
+        1,
+    );
+    let snap = Snapshot::compile(topology(&text), 1);
+    let fw = snap.plan.port_by_name("hub-fw").unwrap();
+    let judged = |proto, src: &str, dst: &str, port| {
+        let key = PacketKey {
+            proto,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            src_port: Some(40000),
+            dst_port: Some(port),
+        };
+        let verdict = snap.evaluate(fw, Direction::Inbound, &key);
+        let rule = snap.deciding_rule(fw, Direction::Inbound, &verdict);
+        (
+            verdict.access,
+            rule.map(|(_, r)| r.name.clone()).unwrap_or_default(),
+        )
+    };
+    let passed = (Access::Allow, APPLICATION_RULES.to_string());
+    let default = (Access::Deny, DEFAULT_ACTION.to_string());
+    assert_eq!(judged(IPPROTO_TCP, "10.1.1.4", "203.0.113.30", 443), passed);
+    assert_eq!(judged(IPPROTO_TCP, "10.9.9.9", "203.0.113.30", 443), passed);
+    assert_eq!(
+        judged(IPPROTO_TCP, "10.1.1.4", "203.0.113.30", 8443),
+        default
+    );
+    assert_eq!(
+        judged(IPPROTO_UDP, "10.1.1.4", "203.0.113.30", 443),
+        default
+    );
+    assert_eq!(judged(IPPROTO_TCP, "fd00::4", "2001:db8::30", 443), default);
+}

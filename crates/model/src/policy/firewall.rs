@@ -136,6 +136,8 @@ pub fn effective_rules(
         .policy
         .map(|p| topology.firewall_policies[p].application_rules.as_slice())
         .unwrap_or_default();
+    // IPv4 only, as the proxy takes it: IPv6 meets the default action.
+    let ipv4: Vec<IpNet> = vec!["0.0.0.0/0".parse().expect("constant prefix")];
     for rule in application {
         let ports = rule
             .protocols
@@ -152,7 +154,7 @@ pub fn effective_rules(
             Protocol::Tcp,
             PortSpec::Ranges(ports),
             &rule.sources,
-            &everything,
+            &ipv4,
         ));
     }
     let any = firewall_rule(
