@@ -602,7 +602,9 @@ fn probe_and_read(
         // as a client does, so that what judges names (a firewall's
         // application rules) judges it.
         ExpectedProtocol::Tcp => match &reach.to {
-            crate::topology::Destination::Name(name) if !all_ours => {
+            crate::topology::Destination::Name(name)
+                if !all_ours && judged_by_name(topology, port) =>
+            {
                 probe::tcp_named(&source, to, name)
             }
             _ => probe::tcp(&source, to, all_ours),
@@ -709,6 +711,16 @@ fn probe_and_read(
         ..Outcome::default()
     };
     Ok((outcome, evidence))
+}
+
+/// Whether a firewall of `topology` may judge TCP to `port` by the name
+/// asked: one of its application rules takes that port.
+fn judged_by_name(topology: &Topology, port: u16) -> bool {
+    topology
+        .firewall_policies
+        .iter()
+        .flat_map(|p| &p.application_rules)
+        .any(|r| r.protocols.iter().any(|p| p.port == port))
 }
 
 #[cfg(test)]

@@ -131,8 +131,8 @@ pub fn assert_verify_agrees_with_check(lab: &mut Lab, text: &str) -> Value {
                 (found(&c["observed"], &pools), found(&v["observed"], &pools));
             (by_check != by_verify).then(|| {
                 format!(
-                    "{}: check found {by_check:?}, verify {by_verify:?}",
-                    c["name"]
+                    "{}: check found {by_check:?}, verify {by_verify:?} ({})",
+                    c["name"], v["message"]
                 )
             })
         })
