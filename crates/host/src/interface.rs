@@ -159,8 +159,11 @@ fn check_config(interface: &str, config: &InterfaceConfig) -> Result<()> {
 /// Quiets IPv6 autoconfiguration on `interface` in the current thread's
 /// namespace: no router solicitations, no router advertisements accepted,
 /// no duplicate address detection (nothing on the far side of a TUN would
-/// answer, and the addresses must be usable at once).
-fn quiet_ipv6_autoconf(interface: &str) -> Result<()> {
+/// answer, and the addresses must be usable at once); without IPv6
+/// addresses, no IPv6 on it at all (`disable_ipv6`), so that a forwarding
+/// namespace's kernel never reports its IPv6 multicast groups (MLD) where
+/// the fabric has nowhere to send them.
+fn quiet_ipv6_autoconf(interface: &str, ipv6: bool) -> Result<()> {
     let directory = format!("/proc/sys/net/ipv6/conf/{interface}");
     if !std::path::Path::new(&directory).exists() {
         // IPv6 is disabled in this kernel: nothing to quiet.
@@ -171,7 +174,10 @@ fn quiet_ipv6_autoconf(interface: &str) -> Result<()> {
         ("router_solicitations", "0"),
         ("accept_dad", "0"),
         ("dad_transmits", "0"),
-    ] {
+    ]
+    .into_iter()
+    .chain((!ipv6).then_some(("disable_ipv6", "1")))
+    {
         let file = format!("{directory}/{setting}");
         match std::fs::write(&file, value) {
             Ok(()) => {}
@@ -340,7 +346,8 @@ async fn set_up_link(
     if let Some(settings) = link_settings_without_sysctl(config) {
         link = link.append_extra_attribute(settings);
     } else {
-        quiet_ipv6_autoconf(interface)?;
+        let ipv6 = config.addresses.iter().any(|a| a.addr().is_ipv6());
+        quiet_ipv6_autoconf(interface, ipv6)?;
         set_forwarding(interface, config.forwarding)?;
     }
     handle
