@@ -22,6 +22,7 @@ mod decide_traces;
 mod diagnostics_cli;
 mod docs;
 mod firewall;
+mod firewall_edge;
 mod flow_table_props;
 mod forwarding_loops;
 mod fuzz_seeds;
