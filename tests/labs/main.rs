@@ -28,6 +28,7 @@ mod e2e_edge_counting;
 mod e2e_examples;
 mod e2e_expressroute;
 mod e2e_firewall;
+mod e2e_firewall_edge;
 mod e2e_flow_log;
 mod e2e_gateway_offload;
 mod e2e_global_reach;

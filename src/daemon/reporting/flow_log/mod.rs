@@ -24,9 +24,12 @@
 //!   path under the flow-log directory.
 //!
 //! A port that stands for an Azure Firewall logs instead in the shape of
-//! Azure Firewall's network rule log ([`firewall`]): one record per
-//! connection it admits, when it begins, and per 5-tuple it denies, ICMP
-//! included.
+//! Azure Firewall's logs ([`firewall`]): one `AZFWNatRule` or
+//! `AZFWNetworkRule` row per connection it admits, when it begins, and
+//! one `AZFWNetworkRule` row per 5-tuple it denies, ICMP included; the
+//! rows other rooms append through the
+//! [`FirewallLog`](crate::daemon::forwarding::firewall_log::FirewallLog)
+//! handle are written with them.
 //!
 //! As in Azure, flow logs belong to NSGs: an allowed flow is logged under
 //! the NSG whose rule decided it (the last NSG that allowed it), a denied
@@ -55,6 +58,7 @@ pub use format::{
 };
 
 use crate::daemon::forwarding::deny_feed::{DenyEvent, DenySource};
+use crate::daemon::forwarding::firewall_log::{FirewallLogRow, FirewallLogSource};
 use crate::daemon::forwarding::plane::{Plane, PublishedPlane};
 use crate::daemon::forwarding::port_id::PortId;
 use crate::daemon::options::FlowLogOptions;
@@ -66,6 +70,7 @@ use crate::snapshot::{RuleId, Snapshot};
 use crate::topology::Direction;
 use format::loggable;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -121,11 +126,16 @@ fn denying_target(snap: &Snapshot, serial: u32, e: &DenyEvent) -> Option<LogTarg
 
 /// The Azure Firewall a port stands for, by name, with its policy's.
 fn firewall_at(plane: &Plane, port: PortId) -> Option<(&str, &str)> {
-    let nic = plane.port_of_slot(port)?;
+    let fw = firewall_of(plane, port)?;
     let topology = &plane.snapshot.topology;
-    let f = plane.snapshot.plan.ports[nic].kind.firewall()?;
-    let fw = &topology.firewalls[f];
     Some((&fw.name, crate::policy::firewall::rules_owner(topology, fw)))
+}
+
+/// The Azure Firewall a port stands for.
+fn firewall_of(plane: &Plane, port: PortId) -> Option<&crate::topology::AzureFirewall> {
+    let nic = plane.port_of_slot(port)?;
+    let f = plane.snapshot.plan.ports[nic].kind.firewall()?;
+    Some(&plane.snapshot.topology.firewalls[f])
 }
 
 /// The flow-log thread's state.
@@ -134,6 +144,8 @@ pub struct FlowLogger {
     pub plane: Arc<PublishedPlane>,
     pub flows: Arc<FlowTable>,
     pub denies: DenySource,
+    /// The rows other rooms append to the firewalls' logs.
+    pub firewall_rows: FirewallLogSource,
     pub stop: Arc<AtomicBool>,
     /// The daemon's start, and the Unix time in milliseconds at that instant.
     pub epoch: Instant,
@@ -142,8 +154,8 @@ pub struct FlowLogger {
     /// 5-tuples (with NIC and direction) denied this interval.
     denied: HashSet<(PortId, Direction, PacketKey)>,
     pending: Vec<(LogTarget, String)>,
-    /// Network rule log records, by firewall.
-    firewall_pending: Vec<(String, firewall::FirewallRecord)>,
+    /// Firewall log rows not yet written.
+    firewall_pending: Vec<FirewallLogRow>,
     lost_reported: u64,
 }
 
@@ -159,7 +171,7 @@ impl FlowLogger {
         options: FlowLogOptions,
         plane: Arc<PublishedPlane>,
         flows: Arc<FlowTable>,
-        denies: DenySource,
+        (denies, firewall_rows): (DenySource, FirewallLogSource),
         stop: Arc<AtomicBool>,
         epoch: Instant,
     ) -> FlowLogger {
@@ -169,6 +181,7 @@ impl FlowLogger {
             plane,
             flows,
             denies,
+            firewall_rows,
             stop,
             epoch,
             epoch_unix_ms,
@@ -319,14 +332,19 @@ impl FlowLogger {
         seen: firewall::Seen,
     ) {
         let rule = plane.snapshot.rule_names.get(rule).map(|r| r.rule);
-        let record = firewall::firewall_record(
-            self.epoch_unix_ms + at_ms,
-            name,
-            policy,
-            rule.as_deref().unwrap_or_default(),
-            seen,
-        );
-        self.firewall_pending.push((name.to_string(), record));
+        let topology = &plane.snapshot.topology;
+        let dnat = (topology.firewalls.iter())
+            .find(|f| f.name == name)
+            .and_then(|f| f.policy)
+            .and_then(|p| topology.edge.dnat_rules.get(&p))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let entry = firewall::rule_entry(policy, dnat, rule.as_deref().unwrap_or_default(), seen);
+        self.firewall_pending.push(FirewallLogRow {
+            unix_ms: self.epoch_unix_ms + at_ms,
+            firewall: name.to_string(),
+            entry,
+        });
     }
 
     fn end(&mut self, key: &FlowKey, old: Tracked) {
@@ -433,15 +451,23 @@ impl FlowLogger {
         }
     }
 
-    /// Appends each firewall's pending network rule records to its
-    /// hourly blob.
+    /// Appends each firewall's pending rows, the workers' and those the
+    /// other rooms appended, to their tables' hourly blobs, in the order
+    /// they were seen.
     fn write_firewall_records(&mut self, unix_ms: u64) {
-        let mut by_firewall: BTreeMap<String, Vec<firewall::FirewallRecord>> = BTreeMap::new();
-        for (name, record) in self.firewall_pending.drain(..) {
-            by_firewall.entry(name).or_default().push(record);
+        self.firewall_pending.extend(self.firewall_rows.waiting());
+        let mut by_blob: BTreeMap<PathBuf, Vec<firewall::FirewallRecord>> = BTreeMap::new();
+        for row in self.firewall_pending.drain(..) {
+            let path = firewall::firewall_log_path(
+                &self.options.dir,
+                &row.entry,
+                &row.firewall,
+                unix_ms / 1000,
+            );
+            let record = firewall::firewall_record(row.unix_ms, &row.firewall, row.entry);
+            by_blob.entry(path).or_default().push(record);
         }
-        for (name, records) in by_firewall {
-            let path = firewall::firewall_log_path(&self.options.dir, &name, unix_ms / 1000);
+        for (path, records) in by_blob {
             if let Err(e) = append_records(&self.options.dir, &path, &records) {
                 tracing::warn!("flow logs: {e:#}");
             }
