@@ -65,6 +65,7 @@ mod e2e_verify;
 mod e2e_virtual_wan;
 mod e2e_virtual_wan_branch;
 mod e2e_virtual_wan_express_route;
+mod e2e_vnet_flow_log;
 mod e2e_web_bounds;
 mod host_dns_server;
 mod host_plumbing;

@@ -72,3 +72,4 @@ mod virtual_wan;
 mod virtual_wan_branches;
 mod virtual_wan_express_route;
 mod vm_names;
+mod vnet_flow_logs;

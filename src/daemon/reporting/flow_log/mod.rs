@@ -31,13 +31,23 @@
 //! [`FirewallLog`](crate::daemon::forwarding::firewall_log::FirewallLog)
 //! handle are written with them.
 //!
+//! A NIC that a VNet flow log of the file targets (its VNet, its subnet
+//! or itself, see [`crate::topology::FlowLog`]) has its tuples written
+//! again in Azure's VNet flow log format ([`vnet`]), beside the NSG flow
+//! logs: one record per flow log, NIC and interval, with the admin rules'
+//! and the NSGs' decisions side by side. Every tuple, in both formats and
+//! whichever rule decided, shows the addresses as the NIC sees them: a
+//! packet denied on its way to a NIC's public IP shows the NIC's private
+//! address, as the flows it admits do.
+//!
 //! As in Azure, flow logs belong to NSGs: an allowed flow is logged under
 //! the NSG whose rule decided it (the last NSG that allowed it), a denied
 //! one under the NSG that denied it, and NICs without any NSG log nothing.
 //! Only TCP and UDP flows are logged, as the format has no other protocol.
 //!
 //! The rooms: [`format`](mod@format) is Azure's version 2 format (tuples,
-//! records, rule names, MACs), [`calendar`] the UTC dates it is written
+//! records, rule names, MACs), [`vnet`] the VNet flow logs' version 4,
+//! [`firewall`] the firewall's tables, [`calendar`] the UTC dates it is written
 //! with, [`file`](mod@file) the blob layout and the append that never
 //! follows a link; this module holds the thread that scans and writes.
 //! The deny events it reads come from the workers through the receiving
@@ -51,6 +61,7 @@ pub mod calendar;
 pub mod file;
 pub mod firewall;
 pub mod format;
+pub mod vnet;
 
 pub use file::{append_record, append_records, log_path};
 pub use format::{
@@ -66,10 +77,12 @@ use crate::daemon::threads::{Faults, ThreadKind};
 use crate::dataplane::conntrack::{is_pin, TrackedFlow};
 use crate::engine::classifier::PacketKey;
 use crate::engine::flow_table::{FlowKey, FlowTable};
+use crate::snapshot::edge::PublicTarget;
 use crate::snapshot::{RuleId, Snapshot};
 use crate::topology::Direction;
 use format::loggable;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -81,12 +94,38 @@ const CONTINUING_AFTER_MS: u64 = 5 * 60_000;
 /// seen even with a long interval.
 const MAX_SCAN_PERIOD: Duration = Duration::from_secs(1);
 
-/// Where a flow is logged: its NSG, its NIC's MAC and the deciding rule.
+/// Where a flow is logged: its NSG, its NIC's MAC and the deciding rule,
+/// and the VNet flow log that logs the NIC, if one does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct LogTarget {
     nsg: String,
     mac: String,
     rule: String,
+    vnet: Option<VnetLog>,
+}
+
+/// The VNet flow log of a NIC: its resource ID, target and GUID.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct VnetLog {
+    flow_log_id: String,
+    target_id: String,
+    guid: String,
+}
+
+/// The VNet flow log that logs the NIC `nic` (a VM's NIC; the most
+/// specific enabled flow log whose target holds it).
+fn vnet_log_of(plane: &Plane, nic: crate::plan::PortIdx) -> Option<VnetLog> {
+    let port = &plane.snapshot.plan.ports[nic];
+    if port.kind != crate::plan::PortKind::Vm {
+        return None;
+    }
+    let topology = &plane.snapshot.topology;
+    let log = topology.vnet_flow_log_of(port.subnet, topology.nic_by_name(&port.name))?;
+    Some(VnetLog {
+        flow_log_id: vnet::flow_log_resource_id(vnet::target_region(topology, log), &log.name),
+        target_id: vnet::target_resource_id(topology, log),
+        guid: vnet::acl_id(&log.name),
+    })
 }
 
 /// What the previous scans knew about one live flow.
@@ -111,17 +150,31 @@ fn allowed_target(plane: &Plane, key: &FlowKey, rule: RuleId) -> Option<LogTarge
         nsg: rule.nsg,
         mac: mac_of_port(plane.ports[nic].serial),
         rule: flow_log_rule_name(&rule.rule),
+        vnet: vnet_log_of(plane, nic),
     })
 }
 
-/// The NSG and rule that denied a packet, as its decision named them.
-fn denying_target(snap: &Snapshot, serial: u32, e: &DenyEvent) -> Option<LogTarget> {
-    let rule = snap.rule_names.get(e.rule)?;
+/// The NSG and rule that denied a packet at the NIC `nic`, as its
+/// decision named them.
+fn denying_target(plane: &Plane, nic: crate::plan::PortIdx, e: &DenyEvent) -> Option<LogTarget> {
+    let rule = plane.snapshot.rule_names.get(e.rule)?;
     Some(LogTarget {
         nsg: rule.nsg,
-        mac: mac_of_port(serial),
+        mac: mac_of_port(plane.ports[nic].serial),
         rule: flow_log_rule_name(&rule.rule),
+        vnet: vnet_log_of(plane, nic),
     })
+}
+
+/// The address a NIC sees where a packet it received is addressed to
+/// `dst`: its private address for its own public IP (the edge translates
+/// before the NIC's rules run), else `dst`. Every tuple, whichever rule
+/// decided, shows the NIC's side of the translation.
+fn as_the_nic_sees(snap: &Snapshot, nic: crate::plan::PortIdx, dst: IpAddr) -> IpAddr {
+    match snap.edge.public.get(&dst) {
+        Some(PublicTarget::Nic { port, private }) if *port == nic => *private,
+        _ => dst,
+    }
 }
 
 /// The Azure Firewall a port stands for, by name, with its policy's.
@@ -154,6 +207,8 @@ pub struct FlowLogger {
     /// 5-tuples (with NIC and direction) denied this interval.
     denied: HashSet<(PortId, Direction, PacketKey)>,
     pending: Vec<(LogTarget, String)>,
+    /// VNet flow log tuples not yet written.
+    vnet_pending: Vec<(vnet::VnetLogTarget, String)>,
     /// Firewall log rows not yet written.
     firewall_pending: Vec<FirewallLogRow>,
     lost_reported: u64,
@@ -188,6 +243,7 @@ impl FlowLogger {
             tracked: HashMap::new(),
             denied: HashSet::new(),
             pending: Vec::new(),
+            vnet_pending: Vec::new(),
             firewall_pending: Vec::new(),
             lost_reported: 0,
         }
@@ -223,10 +279,6 @@ impl FlowLogger {
 
     fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
-    }
-
-    fn unix_s(&self, daemon_ms: u64) -> u64 {
-        (self.epoch_unix_ms + daemon_ms) / 1000
     }
 
     /// Compares the flow table with the previous scan and drains the deny
@@ -277,7 +329,7 @@ impl FlowLogger {
                     self.firewall_saw(&plane, (name, policy), rule, value.created_ms, seen);
                 } else {
                     let tuple = self.tuple(&key, value.created_ms, FlowState::Begin, None);
-                    self.pending.push((target.clone(), tuple));
+                    self.push(&target, &tuple);
                 }
                 self.tracked.insert(
                     key,
@@ -304,7 +356,7 @@ impl FlowLogger {
                 t.last_tuple_ms = now;
                 let target = t.target.clone();
                 let tuple = self.tuple(&key, now, FlowState::Continuing, Some(delta));
-                self.pending.push((target, tuple));
+                self.push(&target, &tuple);
             }
         }
         let gone: Vec<FlowKey> = self
@@ -353,12 +405,35 @@ impl FlowLogger {
         }
         let delta = old.latest.since(old.reported);
         let tuple = self.tuple(key, old.last_seen_ms, FlowState::End, Some(delta));
-        self.pending.push((old.target, tuple));
+        self.push(&old.target, &tuple);
     }
 
-    fn tuple(&self, key: &FlowKey, at_ms: u64, state: FlowState, counts: Option<Counts>) -> String {
+    /// Queues `tuple` for the NSG flow log of `target`, and for its VNet
+    /// flow log when the NIC has one.
+    fn push(&mut self, target: &LogTarget, tuple: &FlowTuple) {
+        self.pending.push((target.clone(), tuple.format()));
+        if let Some(log) = &target.vnet {
+            let at = vnet::VnetLogTarget {
+                flow_log_id: log.flow_log_id.clone(),
+                target_id: log.target_id.clone(),
+                guid: log.guid.clone(),
+                mac: target.mac.clone(),
+                acl: target.nsg.clone(),
+                rule: target.rule.clone(),
+            };
+            self.vnet_pending.push((at, vnet::format_tuple(tuple)));
+        }
+    }
+
+    fn tuple(
+        &self,
+        key: &FlowKey,
+        at_ms: u64,
+        state: FlowState,
+        counts: Option<Counts>,
+    ) -> FlowTuple {
         FlowTuple {
-            time_s: self.unix_s(at_ms),
+            time_ms: self.epoch_unix_ms + at_ms,
             src: key.src_ip(),
             dst: key.dst_ip(),
             src_port: key.src_port,
@@ -369,7 +444,6 @@ impl FlowLogger {
             state,
             counts,
         }
-        .format()
     }
 
     fn drain_denies(&mut self, plane: &Plane) {
@@ -386,8 +460,7 @@ impl FlowLogger {
             let Some(nic) = plane.port_of_slot(e.port) else {
                 continue;
             };
-            let serial = plane.ports[nic].serial;
-            let Some(target) = denying_target(&plane.snapshot, serial, &e) else {
+            let Some(target) = denying_target(plane, nic, &e) else {
                 continue;
             };
             self.denied.insert(id);
@@ -402,10 +475,14 @@ impl FlowLogger {
                 self.firewall_saw(plane, (name, policy), e.rule, e.time_ms, seen);
                 continue;
             }
+            let dst = match e.direction {
+                Direction::Inbound => as_the_nic_sees(&plane.snapshot, nic, e.key.dst),
+                Direction::Outbound => e.key.dst,
+            };
             let tuple = FlowTuple {
-                time_s: self.unix_s(e.time_ms),
+                time_ms: self.epoch_unix_ms + e.time_ms,
                 src: e.key.src,
-                dst: e.key.dst,
+                dst,
                 src_port: e.flow_ports.0,
                 dst_port: e.flow_ports.1,
                 proto: e.key.proto,
@@ -413,9 +490,8 @@ impl FlowLogger {
                 allowed: false,
                 state: FlowState::Begin,
                 counts: None,
-            }
-            .format();
-            self.pending.push((target, tuple));
+            };
+            self.push(&target, &tuple);
         }
     }
 
@@ -432,6 +508,7 @@ impl FlowLogger {
         self.denied.clear();
         let unix_ms = unix_ms_now();
         self.write_firewall_records(unix_ms);
+        self.write_vnet_records(unix_ms);
         if self.pending.is_empty() {
             return;
         }
@@ -446,6 +523,30 @@ impl FlowLogger {
             let path = log_path(&self.options.dir, &nsg, &mac, unix_ms / 1000);
             let record = record(unix_ms, &nsg, &mac, &tuples);
             if let Err(e) = append_record(&self.options.dir, &path, &record) {
+                tracing::warn!("flow logs: {e:#}");
+            }
+        }
+    }
+
+    /// Appends one record per VNet flow log and NIC with the pending
+    /// tuples to their hourly blobs.
+    fn write_vnet_records(&mut self, unix_ms: u64) {
+        let mut by_file: BTreeMap<(String, String), Vec<(vnet::VnetLogTarget, String)>> =
+            BTreeMap::new();
+        for (target, tuple) in self.vnet_pending.drain(..) {
+            by_file
+                .entry((target.flow_log_id.clone(), target.mac.clone()))
+                .or_default()
+                .push((target, tuple));
+        }
+        for ((flow_log_id, mac), tuples) in by_file {
+            let first = tuples[0].0.clone();
+            let tuples: Vec<(String, String, String)> = (tuples.into_iter())
+                .map(|(t, tuple)| (t.acl, t.rule, tuple))
+                .collect();
+            let path = vnet::vnet_log_path(&self.options.dir, &flow_log_id, &mac, unix_ms / 1000);
+            let record = vnet::vnet_record(unix_ms, &first, &tuples);
+            if let Err(e) = append_records(&self.options.dir, &path, &[record]) {
                 tracing::warn!("flow logs: {e:#}");
             }
         }
