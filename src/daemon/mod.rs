@@ -134,6 +134,8 @@ pub struct Daemon {
     epoch: Instant,
     /// Deny events the workers could not hand to the flow-log thread.
     deny_events_lost: Arc<AtomicU64>,
+    /// The handle the firewalls' log rows are appended with.
+    firewall_log: forwarding::firewall_log::FirewallLog,
     /// The consumer's end of the drop events, until it is taken
     /// ([`Daemon::take_drop_events`]); `None` unless asked for at start.
     drop_events: Mutex<Option<drop_feed::DropSource>>,
@@ -205,6 +207,14 @@ impl Daemon {
     /// fell behind; the packets themselves were dropped as decided).
     pub fn flow_log_events_lost(&self) -> u64 {
         self.deny_events_lost.load(Ordering::Relaxed)
+    }
+
+    /// The handle that appends a row to an Azure Firewall's logs
+    /// (`AZFWNetworkRule`, `AZFWNatRule`, `AZFWApplicationRule`,
+    /// `AZFWDnsQuery`), written with the flow logs; see
+    /// [`forwarding::firewall_log`].
+    pub fn firewall_log(&self) -> forwarding::firewall_log::FirewallLog {
+        self.firewall_log.clone()
     }
 
     /// The drop events the workers report, for the one consumer that asked

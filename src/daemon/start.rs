@@ -17,6 +17,7 @@ use super::changing::ports::{self, namespace_spec};
 use super::changing::publish::{publish_health, publish_learned, Records};
 use super::forwarding::deny_feed::{deny_channel, DenySink};
 use super::forwarding::drop_feed;
+use super::forwarding::firewall_log::{firewall_log_channel, FirewallLogSource};
 use super::forwarding::global_reach;
 use super::forwarding::housekeeping::housekeep;
 use super::forwarding::offload;
@@ -276,6 +277,7 @@ impl Daemon {
             Arc::new(offload::Offload::new(fabric, block, epoch, options.shaping))
         });
         let queue_drops = queue_drops::QueueDrops::counting_into(fabric_namespace, &mut counters);
+        let (firewall_log, firewall_log_source) = firewall_log_channel();
         let daemon = Daemon {
             plane,
             worker_generations: Arc::new((0..workers).map(|_| AtomicU64::new(1)).collect()),
@@ -296,6 +298,7 @@ impl Daemon {
             handles: Mutex::new(Vec::new()),
             flow_logger: Mutex::new(None),
             deny_events_lost: Arc::new(AtomicU64::new(0)),
+            firewall_log,
             drop_events: Mutex::new(None),
             worker_restarts: Arc::new(AtomicU64::new(0)),
             panics,
@@ -314,7 +317,7 @@ impl Daemon {
             tls,
             unmounted: Mutex::new(None),
         };
-        let deny_sink = daemon.start_flow_log(options)?;
+        let deny_sink = daemon.start_flow_log(options, firewall_log_source)?;
         let drop_sink = options.drop_events.then(|| {
             let (sink, source) = drop_feed::drop_channel();
             *daemon.drop_events.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
@@ -328,7 +331,11 @@ impl Daemon {
 
     /// Starts the flow-log thread, when the options ask for flow logs:
     /// returns where the workers report denies to it.
-    fn start_flow_log(&self, options: &RunOptions) -> Result<Option<DenySink>> {
+    fn start_flow_log(
+        &self,
+        options: &RunOptions,
+        firewall_rows: FirewallLogSource,
+    ) -> Result<Option<DenySink>> {
         let Some(log_options) = &options.flow_log else {
             return Ok(None);
         };
@@ -338,7 +345,7 @@ impl Daemon {
             log_options.clone(),
             self.plane.clone(),
             self.flows.clone(),
-            source,
+            (source, firewall_rows),
             stop.clone(),
             self.epoch,
         );
@@ -459,6 +466,7 @@ impl Daemon {
                 self.plane.clone(),
                 self.names.1.clone(),
                 self.tls.clone(),
+                self.firewall_log.clone(),
                 self.stop.clone(),
                 supervision,
             )

@@ -314,7 +314,8 @@ fn public_addresses(topology: &Topology, plan: &Plan, port: PortIdx) -> Vec<IpAd
 /// What a probe to `destination` (protocol `protocol`, port `port`) may be
 /// recorded as after the Internet edge translated it: the private address
 /// behind a NIC's public IP, or a firewall DNAT rule's translated address
-/// (and the firewall's private address as the source it then has).
+/// (and the firewall's instance addresses as the sources it may then
+/// have).
 pub fn edge_translations(
     topology: &Topology,
     destination: IpAddr,
@@ -345,7 +346,7 @@ pub fn edge_translations(
                 && rule.protocols.iter().any(|p| p.matches(proto))
             {
                 destinations.push(rule.translated_address);
-                sources.push(fw.private_ip);
+                sources.extend(fw.instance_addresses());
             }
         }
     }

@@ -161,8 +161,14 @@ pub fn verify_live(lab: &mut Lab) {
 
 /// Every record of the firewall's network rule log under `dir`.
 pub fn firewall_log(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    firewall_table(dir, "insights-logs-azfwnetworkrule")
+}
+
+/// Every record of a firewall log's `container` (one per table,
+/// `insights-logs-azfwnatrule`) under `dir`.
+pub fn firewall_table(dir: &std::path::Path, container: &str) -> Vec<serde_json::Value> {
     let mut files = Vec::new();
-    let mut stack = vec![dir.join("insights-logs-azfwnetworkrule")];
+    let mut stack = vec![dir.join(container)];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             let path = entry.path();

@@ -473,7 +473,7 @@ proptest! {
     fn nft_parses_every_interface_name_its_writer_takes(name in hostile_netns()) {
         common::require_root();
         let except: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        match vnetd::host::nat::masquerade_ruleset(&name, &except, &[]) {
+        match vnetd::host::nat::masquerade_ruleset(&name, &except, &Default::default()) {
             Err(_) => prop_assert!(
                 name.len() > 15 || name.contains(['"', '/', ' ']) || !name.is_ascii() || name.chars().any(|c| c.is_control())
             ),

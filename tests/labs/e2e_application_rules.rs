@@ -11,10 +11,14 @@
 
 use crate::common;
 
-use common::check_agreement::assert_verify_agrees_with_check;
+use common::check_agreement::{assert_verify_agrees_with_check, firewall_log, firewall_table};
 use common::Lab;
+use serde_json::{json, Value};
 use std::process::Command;
+use std::time::Duration;
+use vnetd::daemon::options::FlowLogOptions;
 use vnetd::daemon::reporting::report::flows_of;
+use vnetd::daemon::RunOptions;
 
 const EXAMPLE: &str = include_str!("../../config/firewall-application-rules.yaml");
 
@@ -54,8 +58,16 @@ fn trace(
 
 #[test]
 fn application_rules_judge_the_name_asked_as_the_firewall_does() {
+    let logs = tempfile::tempdir().unwrap();
+    let options = RunOptions {
+        flow_log: Some(FlowLogOptions {
+            dir: logs.path().to_path_buf(),
+            interval: Duration::from_millis(500),
+        }),
+        ..RunOptions::default()
+    };
     let text = common::with_netns_prefix(EXAMPLE, "exapp");
-    let mut lab = Lab::start("exapp", &text);
+    let mut lab = Lab::start_with("exapp", &text, options);
     let vm1 = lab.ns("vm1");
 
     let (code, page) = curl(&vm1, &["https://archive.ubuntu.com/"]);
@@ -94,8 +106,104 @@ fn application_rules_judge_the_name_asked_as_the_firewall_does() {
         "{names:?}"
     );
 
-    // The flows the proxy took stay in the workers and say why; the
-    // firewall's own connection onward is an ordinary flow.
+    assert_logged(logs.path());
+
+    assert_flows(&lab);
+
+    assert_traces(&mut lab, &text);
+    assert_verify_agrees_with_check(&mut lab, &text);
+
+    // A policy changed by `apply` holds for the next request, in the
+    // firewall's namespace as it was: example.org joins the github rule,
+    // with HTTP on 8080, which the namespace now hands the proxy too.
+    let changed = text.replacen(
+        "protocols: [{type: Https, port: 443}], source_addresses: [10.1.0.0/16], destination_fqdns: [github.com]}",
+        "protocols: [{type: Https, port: 443}, {type: Http, port: 8080}], source_addresses: [10.1.0.0/16], destination_fqdns: [github.com, example.org]}",
+        1,
+    );
+    assert_ne!(changed, text);
+    let outcome = lab.daemon().apply("changed.yaml", &changed).unwrap();
+    assert!(outcome.replumbed.is_empty(), "{outcome:?}");
+    assert!(
+        outcome
+            .changed
+            .contains(&"hub-fw: what its application rules take".to_string()),
+        "{outcome:?}"
+    );
+    let (code, page) = curl(&vm1, &["https://example.org/"]);
+    assert_eq!(
+        code, 0,
+        "allowed by egress/allow-updates/github now: {page}"
+    );
+    // Nothing listens on 8080 in the Internet: the proxy's onward
+    // connection is refused, and it resets the client's.
+    let unreachable = vnetd::daemon::reporting::report::stats_of(lab.daemon())
+        .names
+        .unwrap()
+        .application_unreachable;
+    let (code, _) = curl(&vm1, &["http://example.org:8080/"]);
+    assert_eq!(code, 56, "reset once the onward connection failed");
+    let names = vnetd::daemon::reporting::report::stats_of(lab.daemon())
+        .names
+        .unwrap();
+    assert_eq!(names.application_unreachable, unreachable + 1, "{names:?}");
+}
+
+/// Each judgement is a row of the application rule log under `dir`,
+/// with the rule or the default action; none is in the network rule log.
+fn assert_logged(dir: &std::path::Path) {
+    let container = "insights-logs-azfwapplicationrule";
+    let logged = common::wait_for(Duration::from_secs(10), || {
+        firewall_table(dir, container).len() >= 5
+    });
+    let rows = firewall_table(dir, container);
+    assert!(logged, "{rows:#?}");
+    assert_eq!(rows.len(), 5, "{rows:#?}");
+    let row = |fqdn: &str, port: u64| -> Value {
+        let found = rows
+            .iter()
+            .find(|r| r["properties"]["Fqdn"] == fqdn && r["properties"]["DestinationPort"] == port)
+            .unwrap_or_else(|| panic!("{fqdn}:{port} in {rows:#?}"));
+        assert_eq!(found["category"], "AZFWApplicationRule");
+        found["properties"].clone()
+    };
+    let ubuntu = row("archive.ubuntu.com", 443);
+    for (column, value) in [
+        ("Protocol", json!("HTTPS")),
+        ("SourceIp", json!("10.1.1.4")),
+        ("Action", json!("Allow")),
+        ("Policy", json!("egress-policy")),
+        ("RuleCollectionGroup", json!("egress")),
+        ("RuleCollection", json!("allow-updates")),
+        ("Rule", json!("ubuntu")),
+        ("TargetUrl", json!("")),
+    ] {
+        assert_eq!(ubuntu[column], value, "{column}: {ubuntu:#}");
+    }
+    let denied = row("example.org", 443);
+    assert_eq!(
+        (&denied["Action"], &denied["ActionReason"], &denied["Rule"]),
+        (&json!("Deny"), &json!("Default Action"), &json!("")),
+        "{denied:#}"
+    );
+    let http = row("security.ubuntu.com", 80);
+    assert_eq!(http["Protocol"], "HTTP", "{http:#}");
+    assert_eq!(http["TargetUrl"], "http://security.ubuntu.com/", "{http:#}");
+    let network = firewall_log(dir);
+    assert!(
+        network
+            .iter()
+            .all(|r| r["properties"]["DestinationPort"] != 443
+                && r["properties"]["DestinationPort"] != 80),
+        "{network:#?}"
+    );
+}
+
+/// The flows the proxy took stay in the workers and say why (with the
+/// fast path on), and are counted alike at vm1 and the firewall; a
+/// network rule's flow is an ordinary one.
+fn assert_flows(lab: &Lab) {
+    let vm1 = lab.ns("vm1");
     let flows = flows_of(lab.daemon(), Some("hub-fw"));
     let taken: Vec<_> = flows
         .iter()
@@ -158,12 +266,14 @@ fn application_rules_judge_the_name_asked_as_the_firewall_does() {
             "{flow:#?}"
         );
     }
+}
 
-    // The live trace names the rule as the offline one does.
+/// The live trace names the rule as the offline one does.
+fn assert_traces(lab: &mut Lab, text: &str) {
     let socket = lab.serve_control();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("running.yaml");
-    std::fs::write(&file, &text).unwrap();
+    std::fs::write(&file, text).unwrap();
     for (name, port, judged) in [
         (
             "archive.ubuntu.com",
@@ -180,40 +290,4 @@ fn application_rules_judge_the_name_asked_as_the_firewall_does() {
         assert_eq!(live["application_rule"], judged, "{live:#}");
         assert_eq!(live, trace(Some(&file), &socket, name, port));
     }
-    assert_verify_agrees_with_check(&mut lab, &text);
-
-    // A policy changed by `apply` holds for the next request, in the
-    // firewall's namespace as it was: example.org joins the github rule,
-    // with HTTP on 8080, which the namespace now hands the proxy too.
-    let changed = text.replacen(
-        "protocols: [{type: Https, port: 443}], source_addresses: [10.1.0.0/16], destination_fqdns: [github.com]}",
-        "protocols: [{type: Https, port: 443}, {type: Http, port: 8080}], source_addresses: [10.1.0.0/16], destination_fqdns: [github.com, example.org]}",
-        1,
-    );
-    assert_ne!(changed, text);
-    let outcome = lab.daemon().apply("changed.yaml", &changed).unwrap();
-    assert!(outcome.replumbed.is_empty(), "{outcome:?}");
-    assert!(
-        outcome
-            .changed
-            .contains(&"hub-fw: what its application rules take".to_string()),
-        "{outcome:?}"
-    );
-    let (code, page) = curl(&vm1, &["https://example.org/"]);
-    assert_eq!(
-        code, 0,
-        "allowed by egress/allow-updates/github now: {page}"
-    );
-    // Nothing listens on 8080 in the Internet: the proxy's onward
-    // connection is refused, and it resets the client's.
-    let unreachable = vnetd::daemon::reporting::report::stats_of(lab.daemon())
-        .names
-        .unwrap()
-        .application_unreachable;
-    let (code, _) = curl(&vm1, &["http://example.org:8080/"]);
-    assert_eq!(code, 56, "reset once the onward connection failed");
-    let names = vnetd::daemon::reporting::report::stats_of(lab.daemon())
-        .names
-        .unwrap();
-    assert_eq!(names.application_unreachable, unreachable + 1, "{names:?}");
 }

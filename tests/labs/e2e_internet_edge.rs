@@ -4,8 +4,8 @@
 //! default outbound address), the private subnet's fails and is counted
 //! at the `Internet` next hop; from the Internet, `curl https://` to the
 //! firewall's public address reaches vm2's web server through the DNAT
-//! rule, with the firewall's private address as the source the server
-//! sees, while a port without a rule meets the default action and an
+//! rule, with the firewall's first instance address (10.0.1.5, in
+//! AzureFirewallSubnet) as the source the server sees, while a port without a rule meets the default action and an
 //! unsolicited connection to the NAT gateway is dropped, counted and
 //! reset. A NAT
 //! gateway added with `apply` takes new flows while an established one
@@ -101,8 +101,8 @@ fn each_spoke_leaves_with_the_source_azure_shows_and_dnat_publishes_vm2() {
     let _web = EchoTls::start(&lab.ns("vm2"));
     assert_eq!(
         https_answer(&internet, "https://198.51.100.20/"),
-        "10.0.1.4",
-        "the DNAT rule reaches vm2, which sees the firewall's private address"
+        "10.0.1.5",
+        "the DNAT rule reaches vm2, which sees the firewall's first instance address"
     );
     let denied = lab.stats("hub-fw").drops_for(DropReason::FirewallDenied);
     let answer = common::stdout_in(

@@ -65,7 +65,7 @@ pub struct NamespaceSpec {
     pub masquerade_except: Option<Vec<IpNet>>,
     /// Destination translations, applied with the source translation
     /// above (see [`super::nat`]).
-    pub dnat: Vec<super::nat::DestinationNat>,
+    pub dnat: super::nat::DestinationNats,
     /// The namespace's `resolv.conf`, written where `ip netns exec` reads
     /// it (see [`super::netns::write_resolv_conf`]); `None`: none.
     pub resolv_conf: Option<String>,
@@ -100,7 +100,7 @@ impl NamespaceSpec {
             on_fabric: false,
             egress_limit_mbps: None,
             masquerade_except: None,
-            dnat: Vec::new(),
+            dnat: super::nat::DestinationNats::default(),
             resolv_conf: None,
             every_address: None,
             trusted_certificates: None,

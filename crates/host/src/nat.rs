@@ -27,15 +27,25 @@ pub struct DestinationNat {
     pub to_port: u16,
 }
 
+/// The destination translations of a namespace and the source the
+/// connections they translate leave with: `source`, an address the
+/// namespace holds, or, `None`, the interface's own (masquerade).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestinationNats {
+    pub rules: Vec<DestinationNat>,
+    pub source: Option<std::net::Ipv4Addr>,
+}
+
 /// The ruleset that masquerades what leaves `interface` for an IPv4
 /// destination outside `except` (to the interface's own address), and
-/// translates the destinations `dnat` lists (masquerading what they
-/// translate). The interface's name is its one string, written by
-/// [`crate::config_text::nft`]; the rest are typed values.
+/// translates the destinations `dnat` lists (and the sources of what they
+/// translate, see [`DestinationNats`]). The interface's name is its one
+/// string, written by [`crate::config_text::nft`]; the rest are typed
+/// values.
 pub fn masquerade_ruleset(
     interface: &str,
     except: &[IpNet],
-    dnat: &[DestinationNat],
+    dnat: &DestinationNats,
 ) -> Result<String, Refused> {
     let interface = crate::config_text::nft::interface(interface)?;
     let kept: Vec<String> = except
@@ -56,18 +66,21 @@ pub fn masquerade_ruleset(
     };
     let mut prerouting = String::new();
     let mut translated = String::new();
-    if !dnat.is_empty() {
+    if !dnat.rules.is_empty() {
         prerouting.push_str(
             "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n",
         );
-        for d in dnat {
+        for d in &dnat.rules {
             prerouting.push_str(&format!(
                 "    ip daddr {} {} dport {} dnat to {}:{}\n",
                 d.address, d.protocol, d.port, d.to, d.to_port
             ));
         }
         prerouting.push_str("  }\n");
-        translated = format!("    oifname {interface} ct status dnat masquerade\n");
+        translated = match dnat.source {
+            Some(source) => format!("    oifname {interface} ct status dnat snat to {source}\n"),
+            None => format!("    oifname {interface} ct status dnat masquerade\n"),
+        };
     }
     Ok(format!(
         "table ip {TABLE} {{\n{set}{prerouting}  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n{translated}    oifname {interface} {condition}masquerade\n  }}\n}}\n"
@@ -79,7 +92,7 @@ pub fn masquerade(
     namespace: &str,
     interface: &str,
     except: &[IpNet],
-    dnat: &[DestinationNat],
+    dnat: &DestinationNats,
 ) -> Result<()> {
     let ruleset = masquerade_ruleset(interface, except, dnat)?;
     load_ruleset(namespace, &ruleset)
@@ -91,7 +104,7 @@ pub fn replace_masquerade(
     namespace: &str,
     interface: &str,
     except: &[IpNet],
-    dnat: &[DestinationNat],
+    dnat: &DestinationNats,
 ) -> Result<()> {
     let ruleset = masquerade_ruleset(interface, except, dnat)?;
     load_ruleset(
@@ -136,7 +149,7 @@ mod tests {
             .iter()
             .map(|n| n.parse().unwrap())
             .collect();
-        let rules = masquerade_ruleset("eth0", &except, &[]).unwrap();
+        let rules = masquerade_ruleset("eth0", &except, &DestinationNats::default()).unwrap();
         assert!(
             rules.contains("elements = { 10.0.0.0/8, 100.64.0.0/10 }"),
             "{rules}"
@@ -145,7 +158,7 @@ mod tests {
             rules.contains("oifname \"eth0\" ip daddr != @kept masquerade"),
             "{rules}"
         );
-        let always = masquerade_ruleset("eth0", &[], &[]).unwrap();
+        let always = masquerade_ruleset("eth0", &[], &DestinationNats::default()).unwrap();
         assert!(!always.contains("set kept"), "{always}");
         assert!(always.contains("oifname \"eth0\" masquerade"), "{always}");
         assert!(!always.contains("prerouting"), "{always}");
@@ -153,13 +166,16 @@ mod tests {
 
     #[test]
     fn destination_translations_come_first_and_are_masqueraded() {
-        let dnat = [DestinationNat {
-            protocol: "tcp",
-            address: "198.51.100.20".parse().unwrap(),
-            port: 443,
-            to: "10.2.1.4".parse().unwrap(),
-            to_port: 8443,
-        }];
+        let mut dnat = DestinationNats {
+            rules: vec![DestinationNat {
+                protocol: "tcp",
+                address: "198.51.100.20".parse().unwrap(),
+                port: 443,
+                to: "10.2.1.4".parse().unwrap(),
+                to_port: 8443,
+            }],
+            source: None,
+        };
         let rules = masquerade_ruleset("eth0", &[], &dnat).unwrap();
         assert!(
             rules.contains("ip daddr 198.51.100.20 tcp dport 443 dnat to 10.2.1.4:8443"),
@@ -168,5 +184,12 @@ mod tests {
         let translated = rules.find("ct status dnat masquerade").unwrap();
         let rest = rules.find("oifname \"eth0\" masquerade").unwrap();
         assert!(translated < rest, "{rules}");
+        dnat.source = Some("10.0.1.5".parse().unwrap());
+        let rules = masquerade_ruleset("eth0", &[], &dnat).unwrap();
+        assert!(
+            rules.contains("    oifname \"eth0\" ct status dnat snat to 10.0.1.5\n"),
+            "{rules}"
+        );
+        assert!(!rules.contains("ct status dnat masquerade"), "{rules}");
     }
 }

@@ -70,6 +70,17 @@ fn read_http(start: &[u8]) -> Option<Asked> {
     }
 }
 
+/// The request target of an HTTP request head (`/dists/noble/Release`),
+/// when `start` holds a whole one.
+pub fn http_path(start: &[u8]) -> Option<String> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(start) {
+        Ok(httparse::Status::Complete(_)) => request.path.map(str::to_string),
+        _ => None,
+    }
+}
+
 /// `example.com:8080` → `example.com`; `[2001:db8::1]:80` → `2001:db8::1`.
 fn host_without_port(host: &str) -> String {
     let host = host.trim();

@@ -55,6 +55,7 @@ mod edge;
 mod express_route;
 mod files;
 pub mod firewall;
+pub mod flow_logs;
 mod known;
 mod load_balancers;
 mod model;
@@ -231,6 +232,7 @@ fn read_located(dir: &Path) -> Result<(Vec<Resource>, Texts, Places), ImportErro
             key_vaults: next_list(&mut files)?,
             policies: next_list(&mut files)?,
         },
+        flow_logs: next_list(&mut files)?,
     };
     let resources = dump.resources()?;
     let places = dump.network_managers.places();
@@ -312,6 +314,7 @@ pub struct Dump<'a> {
     pub network_managers: network_managers::Lists<'a>,
     pub virtual_wans: virtual_wan::Lists<'a>,
     pub services: services::Lists<'a>,
+    pub flow_logs: List<'a, flow_logs::FlowLog>,
 }
 
 impl Dump<'_> {
@@ -359,6 +362,7 @@ impl Dump<'_> {
         self.network_managers.resources(&known, &mut out)?;
         self.virtual_wans.resources(&known, &mut out)?;
         self.services.resources(&mut out)?;
+        flow_logs::resources(&self.flow_logs, &mut out)?;
         Ok(out)
     }
 

@@ -23,6 +23,7 @@ mod edge;
 mod express_route;
 mod firewall_rules;
 mod firewalls;
+mod flow_logs;
 mod gateways;
 mod load_balancers;
 mod names;
@@ -218,6 +219,8 @@ pub const KINDS: &[&str] = &[
     "azurerm_network_manager_routing_rule_collection",
     "azurerm_network_manager_routing_rule",
     "azurerm_network_manager_deployment",
+    // After the VNets, subnets and NICs they target.
+    "azurerm_network_watcher_flow_log",
 ];
 
 /// Kinds of [`KINDS`] read for a few attributes only (a VM's size and
@@ -248,6 +251,16 @@ const PAAS_KEYS: &[&str] = &[
 /// prefix's length) a value only Azure knows takes a placeholder instead
 /// of refusing the configuration, or leaving the resource out.
 pub const READ_KEYS: &[(&str, &[&str])] = &[
+    // Its storage account, retention and traffic analytics are Azure's.
+    (
+        "azurerm_network_watcher_flow_log",
+        &[
+            "name",
+            "target_resource_id",
+            "network_security_group_id",
+            "enabled",
+        ],
+    ),
     (
         "azurerm_firewall",
         &[

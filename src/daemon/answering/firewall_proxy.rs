@@ -24,6 +24,7 @@
 //! shared accept loop's connections and deadlines, a few connections per
 //! client address, and a deadline for the onward connection.
 
+use crate::daemon::forwarding::firewall_log::{self, FirewallLog};
 use crate::daemon::forwarding::plane::Plane;
 use crate::daemon::threads::{ThreadKind, ThreadPanics};
 use crate::host::listener::{self, Client, Limits};
@@ -82,8 +83,8 @@ pub struct Judged {
     pub action: Access,
     /// The policy, group, collection and rule; `None`: the default action.
     pub rule: Option<(String, String, String, String)>,
-    /// The FQDN tag or web category the match came through, if any.
-    pub via: Option<String>,
+    /// The web category the match came through, if any.
+    pub web_category: Option<String>,
 }
 
 impl Judged {
@@ -144,7 +145,7 @@ pub fn judge(
                 r.name.clone(),
             )
         }),
-        via: found.and_then(|r| via(topology, r, &fqdn)),
+        web_category: found.and_then(|r| web_category(topology, r, &fqdn)),
         fqdn,
     }
 }
@@ -159,12 +160,18 @@ fn protocol_by_port(port: u16) -> ApplicationProtocol {
     }
 }
 
-/// The FQDN tag or web category of `rule` that `fqdn` matched through,
-/// when none of its own FQDNs does.
-fn via(topology: &Topology, rule: &crate::topology::ApplicationRule, fqdn: &str) -> Option<String> {
-    let sets = topology.fqdn_tags.iter().chain(&topology.web_categories);
-    let named: Vec<&String> = rule.fqdn_tags.iter().chain(&rule.web_categories).collect();
-    sets.filter(|s| named.iter().any(|n| n.eq_ignore_ascii_case(&s.name)))
+/// The web category of `rule` that `fqdn` falls in, if any.
+fn web_category(
+    topology: &Topology,
+    rule: &crate::topology::ApplicationRule,
+    fqdn: &str,
+) -> Option<String> {
+    (topology.web_categories.iter())
+        .filter(|s| {
+            rule.web_categories
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(&s.name))
+        })
         .find(|s| s.fqdns.iter().any(|f| f.matches(fqdn)))
         .map(|s| s.name.clone())
 }
@@ -177,6 +184,7 @@ struct Proxy {
     firewall: FirewallIdx,
     netns: Arc<str>,
     current: Current,
+    log: FirewallLog,
     counters: Arc<ProxyCounters>,
     per_client: Mutex<HashMap<IpAddr, usize>>,
 }
@@ -222,14 +230,19 @@ impl Proxy {
     }
 
     /// Opens the onward connection to `destination` from the firewall's
-    /// namespace.
-    async fn connect(&self, destination: SocketAddr) -> anyhow::Result<TcpStream> {
+    /// namespace, from `source` (its first instance address: "application
+    /// rules are always SNATed", and towards the Internet the firewall's
+    /// translation makes it its public address).
+    async fn connect(&self, source: IpAddr, destination: SocketAddr) -> anyhow::Result<TcpStream> {
         let ns = self.netns.clone();
         let socket = tokio::task::spawn_blocking(move || {
             netns::run_in(&ns, || {
                 let domain = socket2::Domain::for_address(destination);
                 let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
                 socket.set_nonblocking(true)?;
+                if source.is_ipv4() == destination.is_ipv4() {
+                    socket.bind(&SocketAddr::new(source, 0).into())?;
+                }
                 Ok(std::net::TcpStream::from(socket))
             })
         })
@@ -274,7 +287,13 @@ impl listener::Service<TcpStream> for Proxy {
             destination,
             &asked,
         );
-        log_application_rule(&snapshot.topology, self.firewall, &judged);
+        let path = match asked {
+            Asked::Http(_) => request_name::http_path(&start),
+            _ => None,
+        };
+        let row = log_row(&judged, path.as_deref());
+        self.log
+            .append(&snapshot.topology.firewalls[self.firewall].name, row);
         if judged.action == Access::Deny {
             self.counters().denied.fetch_add(1, Ordering::Relaxed);
             match asked {
@@ -292,7 +311,9 @@ impl listener::Service<TcpStream> for Proxy {
             }
             return;
         }
-        let mut onward = match self.connect(destination).await {
+        let source_address =
+            crate::policy::firewall::dnat_source(&snapshot.topology.firewalls[self.firewall]);
+        let mut onward = match self.connect(source_address, destination).await {
             Ok(stream) => stream,
             Err(error) => {
                 self.counters().unreachable.fetch_add(1, Ordering::Relaxed);
@@ -319,18 +340,35 @@ fn reset(client: &Client<TcpStream>) {
     let _ = socket2::SockRef::from(client.get_ref()).set_linger(Some(Duration::ZERO));
 }
 
-/// Writes the judgement in the shape of Azure's `AZFWApplicationRule`.
-fn log_application_rule(topology: &Topology, firewall: FirewallIdx, judged: &Judged) {
-    tracing::info!(
-        target: "vnetd::firewall",
-        firewall = %topology.firewalls[firewall].name,
-        source = %judged.source,
-        destination = %judged.destination,
-        fqdn = %judged.fqdn,
-        action = judged.action.as_str(),
-        rule = ?judged.rule,
-        "AZFWApplicationRule"
-    );
+/// The judgement as a row of Azure's `AZFWApplicationRule`; `path`, an
+/// HTTP request's target, makes its `TargetUrl` (HTTPS has none without
+/// TLS inspection).
+pub fn log_row(judged: &Judged, path: Option<&str>) -> firewall_log::ApplicationRule {
+    let (policy, group, collection, rule) = judged.rule.clone().unwrap_or_default();
+    firewall_log::ApplicationRule {
+        protocol: judged.protocol.as_str().to_ascii_uppercase(),
+        source_ip: judged.source.ip().to_string(),
+        source_port: judged.source.port(),
+        destination_port: judged.destination.port(),
+        fqdn: judged.fqdn.clone(),
+        target_url: path
+            .filter(|_| !judged.fqdn.is_empty())
+            .map(|p| format!("http://{}{p}", judged.fqdn))
+            .unwrap_or_default(),
+        action: judged.action.as_str(),
+        policy,
+        rule_collection_group: group,
+        rule_collection: collection,
+        rule,
+        action_reason: if judged.rule.is_none() {
+            "Default Action".to_string()
+        } else {
+            String::new()
+        },
+        is_tls_inspected: false,
+        is_explicit_proxy_request: false,
+        web_category: judged.web_category.clone().unwrap_or_default(),
+    }
 }
 
 struct ProxyEvents {
@@ -363,6 +401,7 @@ impl listener::Events for ProxyEvents {
 pub struct FirewallProxies {
     running: HashMap<u32, listener::Server>,
     current: Current,
+    log: FirewallLog,
     counters: Arc<ProxyCounters>,
     panics: Arc<ThreadPanics>,
 }
@@ -370,12 +409,13 @@ pub struct FirewallProxies {
 impl FirewallProxies {
     pub fn new(
         plane: Arc<crate::daemon::forwarding::plane::PublishedPlane>,
-        counters: Arc<ProxyCounters>,
+        (counters, log): (Arc<ProxyCounters>, FirewallLog),
         panics: Arc<ThreadPanics>,
     ) -> Self {
         FirewallProxies {
             running: HashMap::new(),
             current: plane,
+            log,
             counters,
             panics,
         }
@@ -435,6 +475,7 @@ impl FirewallProxies {
                 firewall,
                 netns: ns.into(),
                 current: self.current.clone(),
+                log: self.log.clone(),
                 counters: self.counters.clone(),
                 per_client: Mutex::new(HashMap::new()),
             },

@@ -56,6 +56,7 @@ pub(in crate::daemon) fn start(
     plane: Arc<PublishedPlane>,
     counters: Arc<PaasCounters>,
     tls: Arc<super::tls::LabTls>,
+    firewall_log: crate::daemon::forwarding::firewall_log::FirewallLog,
     stop: Arc<AtomicBool>,
     (faults, panics): (Arc<Faults>, Arc<ThreadPanics>),
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -70,7 +71,7 @@ pub(in crate::daemon) fn start(
                 Responders::new(counters.clone(), for_servers.clone(), tls.clone());
             let mut proxies = FirewallProxies::new(
                 plane.clone(),
-                counters.application_rules.clone(),
+                (counters.application_rules.clone(), firewall_log.clone()),
                 for_servers.clone(),
             );
             let mut dns = DnsServers::default();

@@ -61,17 +61,23 @@ pub fn namespace_spec(
 
 /// The DNAT rules of `fw`'s policy as its namespace applies them: IPv4
 /// rules whose destination is one of the firewall's public addresses
-/// (what the fabric delivers to it).
+/// (what the fabric delivers to it), their connections leaving from the
+/// firewall's first instance address
+/// ([`crate::policy::firewall::dnat_source`]).
 fn firewall_dnat(
     topology: &Topology,
     fw: &crate::topology::AzureFirewall,
-) -> Vec<crate::host::nat::DestinationNat> {
+) -> crate::host::nat::DestinationNats {
     use std::net::IpAddr;
+    let source = match crate::policy::firewall::dnat_source(fw) {
+        IpAddr::V4(source) => Some(source),
+        IpAddr::V6(_) => None,
+    };
     let Some(rules) = fw.policy.and_then(|p| topology.edge.dnat_rules.get(&p)) else {
-        return Vec::new();
+        return crate::host::nat::DestinationNats::default();
     };
     let Some(f) = topology.firewalls.iter().position(|f| f.name == fw.name) else {
-        return Vec::new();
+        return crate::host::nat::DestinationNats::default();
     };
     let owned = topology
         .edge
@@ -96,7 +102,7 @@ fn firewall_dnat(
             });
         }
     }
-    out
+    crate::host::nat::DestinationNats { rules: out, source }
 }
 
 /// Installs in a kept firewall's namespace the DNAT rules and the

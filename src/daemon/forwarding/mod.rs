@@ -27,7 +27,9 @@
 //!   roomy for the workers' inserts and reads the queues' drops;
 //! - [`deny_feed`] and [`drop_feed`]: the sender's side of the events the
 //!   workers report (NSG denies for the flow logs, every drop for the
-//!   live page).
+//!   live page);
+//! - [`firewall_log`]: the rows of Azure Firewall's logs, and the handle
+//!   every room that judges traffic for a firewall appends them with.
 //!
 //! Its invariants:
 //!
@@ -68,6 +70,7 @@
 
 pub mod deny_feed;
 pub mod drop_feed;
+pub mod firewall_log;
 pub mod global_reach;
 pub mod housekeeping;
 pub mod offload;

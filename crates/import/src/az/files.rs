@@ -3,7 +3,7 @@
 //! read before it, whichever file holds it: every ID is known first).
 
 /// The files of DIR, each with the command whose output it holds.
-pub const FILES: [(&str, &str); 53] = [
+pub const FILES: [(&str, &str); 54] = [
     ("vnets.json", "az network vnet list -o json"),
     ("nics.json", "az network nic list -o json"),
     ("nsgs.json", "az network nsg list -o json"),
@@ -162,5 +162,9 @@ pub const FILES: [(&str, &str); 53] = [
     (
         "service-endpoint-policies.json",
         "az network service-endpoint policy list -o json",
+    ),
+    (
+        "flow-logs.json",
+        "az network watcher flow-log list --location REGION -o json",
     ),
 ];

@@ -222,6 +222,8 @@ pub(super) struct Model<'r> {
     pub(super) virtual_wans: virtual_wan::VirtualWans,
     /// PaaS resources and service endpoint policies.
     pub(super) services: services::Services,
+    /// Network Watcher's VNet flow logs.
+    pub(super) flow_logs: flow_logs::FlowLogs,
 }
 
 impl<'r> Model<'r> {
@@ -324,6 +326,7 @@ impl<'r> Model<'r> {
             }
             "azurerm_firewall_nat_rule_collection" => self.add_classic_nat_rules(&a),
             "azurerm_route_server" => self.add_route_server(&a),
+            "azurerm_network_watcher_flow_log" => self.add_flow_log(&a),
             "azurerm_route_server_bgp_connection" => self.add_route_server_connection(&a),
             "azurerm_virtual_wan" => self.add_virtual_wan(&a),
             "azurerm_virtual_hub" => self.add_virtual_hub(&a),

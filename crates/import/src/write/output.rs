@@ -146,7 +146,7 @@ impl Model<'_> {
             }
         }
         // The file's sections, in the order it has them.
-        let sections: [fn(&Self, &mut Output); 18] = [
+        let sections: [fn(&Self, &mut Output); 19] = [
             Self::render_vnets,
             Self::render_peerings,
             Self::render_nics,
@@ -164,6 +164,7 @@ impl Model<'_> {
             Self::render_services,
             Self::render_names,
             Self::render_resolvers,
+            Self::render_flow_logs,
             Self::render_network_managers,
         ];
         for render in sections {

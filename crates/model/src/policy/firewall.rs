@@ -49,6 +49,28 @@ pub fn translates_towards(topology: &Topology, firewall: &AzureFirewall, dst: Ip
             .any(|n| n.contains(&dst))
 }
 
+/// The private addresses of `firewall`'s instances in its
+/// `AzureFirewallSubnet` (see
+/// [`AzureFirewall::instance_addresses`]): the sources its own
+/// connections leave with. The firewall's namespace holds them all, and
+/// the fabric delivers what is sent to them to the firewall.
+pub fn instance_addresses(firewall: &AzureFirewall) -> Vec<IpAddr> {
+    firewall.instance_addresses()
+}
+
+/// The instance address `firewall` translates the source of a DNAT'd
+/// connection to: the first instance's. Azure spreads connections over
+/// its instances; the lab's firewall is one namespace, and one fixed
+/// choice keeps `trace`, `check` and the live packets in agreement. An
+/// NSG that must admit DNAT'd traffic allows `AzureFirewallSubnet`, as in
+/// Azure, not the front address.
+pub fn dnat_source(firewall: &AzureFirewall) -> IpAddr {
+    instance_addresses(firewall)
+        .first()
+        .copied()
+        .unwrap_or(firewall.private_ip)
+}
+
 /// The name the default action goes by, in traces, drops and logs.
 pub const DEFAULT_ACTION: &str = "Default action";
 

@@ -105,6 +105,7 @@ mod record;
 mod dns;
 mod edge;
 mod expectations;
+mod flow_logs;
 mod hub_express_route;
 mod hub_vpn;
 mod network_managers;
@@ -119,6 +120,7 @@ pub use edge::{
     RawNatRuleCollection, RawPublicIp, RawPublicIpPrefix,
 };
 pub use expectations::{RawExpectation, RawReach, RawTest};
+pub use flow_logs::RawFlowLog;
 pub use hub_express_route::*;
 pub use hub_vpn::*;
 pub use network_managers::*;
@@ -164,6 +166,7 @@ const TOP_KEYS: &[&str] = &[
     "vpn_sites",
     "paas_resources",
     "service_endpoint_policies",
+    "network_watcher_flow_logs",
 ];
 
 record!(VNET_KEYS: RawVnet { name, key, line } "a vnet" {
@@ -563,6 +566,7 @@ impl Decoder<'_> {
             virtual_wans: self.records(&top, "virtual_wans"),
             virtual_hubs: self.records(&top, "virtual_hubs"),
             vpn_sites: self.vpn_sites(&top, "vpn_sites"),
+            flow_logs: self.records(&top, "network_watcher_flow_logs"),
         }
     }
 

@@ -41,6 +41,8 @@ mod spelled;
 pub use placement::{HostIdx, LabHost, Placement, FIRST_HOST};
 pub(crate) use spelled::spelled_enum;
 
+mod flow_logs;
+pub use flow_logs::*;
 mod network_managers;
 pub use network_managers::*;
 mod realism;
@@ -151,6 +153,8 @@ pub struct Topology {
     pub appliance_speakers: Vec<ApplianceSpeaker>,
     /// What must hold between endpoints (vnetd's own; Azure has none).
     pub expectations: Vec<Expectation>,
+    /// Network Watcher's VNet flow logs, in file order.
+    pub flow_logs: Vec<FlowLog>,
     /// Virtual machines: sizes over NICs.
     pub virtual_machines: TiVec<VmIdx, VirtualMachine>,
     /// The machines of a lab spread over several, and what runs on each.

@@ -43,6 +43,7 @@ mod expectations;
 mod express_route;
 mod fabric_names;
 mod firewalls;
+mod flow_logs;
 mod hub_bgp;
 mod hub_express_route;
 mod hub_vpn;
@@ -147,6 +148,7 @@ pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
         },
         edge_refs,
     );
+    r.flow_logs(raw.flow_logs);
     r.expectations(raw.expectations);
     r.placement(raw.hosts, placed);
     r.topo

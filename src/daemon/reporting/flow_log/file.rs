@@ -18,8 +18,14 @@ pub fn log_path(dir: &Path, nsg: &str, mac: &str, unix_s: u64) -> PathBuf {
 /// `under/resourceId=/<the resource ID's parts>/y=…/m=…/d=…/h=…/m=00`: the
 /// hourly folder Azure writes a resource's logs of `unix_s` to.
 pub fn hourly_blob(under: PathBuf, resource_id: &str, unix_s: u64) -> PathBuf {
+    keyed_hourly_blob(under, "resourceId=", resource_id, unix_s)
+}
+
+/// [`hourly_blob`] with the resource ID under another key
+/// (`flowLogResourceID=` for the VNet flow logs).
+pub fn keyed_hourly_blob(under: PathBuf, key: &str, resource_id: &str, unix_s: u64) -> PathBuf {
     let t = UtcTime::from_unix_seconds(unix_s);
-    let mut path = under.join("resourceId=");
+    let mut path = under.join(key);
     for part in resource_id.split('/').filter(|p| !p.is_empty()) {
         path.push(part);
     }

@@ -57,7 +57,8 @@ impl Counts {
 /// One flow tuple, version 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowTuple {
-    pub time_s: u64,
+    /// Unix time in milliseconds (version 2 writes the seconds).
+    pub time_ms: u64,
     pub src: IpAddr,
     pub dst: IpAddr,
     pub src_port: u16,
@@ -88,7 +89,7 @@ impl FlowTuple {
         };
         format!(
             "{},{},{},{},{},{proto},{direction},{access},{},{counts}",
-            self.time_s,
+            self.time_ms / 1000,
             self.src,
             self.dst,
             self.src_port,
@@ -207,7 +208,7 @@ mod tests {
 
     fn tuple(state: FlowState, counts: Option<Counts>, allowed: bool) -> FlowTuple {
         FlowTuple {
-            time_s: 1_542_110_379,
+            time_ms: 1_542_110_379_000,
             src: "10.5.16.4".parse().unwrap(),
             dst: "203.0.113.115".parse().unwrap(),
             src_port: 44931,

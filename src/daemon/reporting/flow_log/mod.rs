@@ -24,9 +24,21 @@
 //!   path under the flow-log directory.
 //!
 //! A port that stands for an Azure Firewall logs instead in the shape of
-//! Azure Firewall's network rule log ([`firewall`]): one record per
-//! connection it admits, when it begins, and per 5-tuple it denies, ICMP
-//! included.
+//! Azure Firewall's logs ([`firewall`]): one `AZFWNatRule` or
+//! `AZFWNetworkRule` row per connection it admits, when it begins, and
+//! one `AZFWNetworkRule` row per 5-tuple it denies, ICMP included; the
+//! rows other rooms append through the
+//! [`FirewallLog`](crate::daemon::forwarding::firewall_log::FirewallLog)
+//! handle are written with them.
+//!
+//! A NIC that a VNet flow log of the file targets (its VNet, its subnet
+//! or itself, see [`crate::topology::FlowLog`]) has its tuples written
+//! again in Azure's VNet flow log format ([`vnet`]), beside the NSG flow
+//! logs: one record per flow log, NIC and interval, with the admin rules'
+//! and the NSGs' decisions side by side. Every tuple, in both formats and
+//! whichever rule decided, shows the addresses as the NIC sees them: a
+//! packet denied on its way to a NIC's public IP shows the NIC's private
+//! address, as the flows it admits do.
 //!
 //! As in Azure, flow logs belong to NSGs: an allowed flow is logged under
 //! the NSG whose rule decided it (the last NSG that allowed it), a denied
@@ -34,7 +46,8 @@
 //! Only TCP and UDP flows are logged, as the format has no other protocol.
 //!
 //! The rooms: [`format`](mod@format) is Azure's version 2 format (tuples,
-//! records, rule names, MACs), [`calendar`] the UTC dates it is written
+//! records, rule names, MACs), [`vnet`] the VNet flow logs' version 4,
+//! [`firewall`] the firewall's tables, [`calendar`] the UTC dates it is written
 //! with, [`file`](mod@file) the blob layout and the append that never
 //! follows a link; this module holds the thread that scans and writes.
 //! The deny events it reads come from the workers through the receiving
@@ -48,6 +61,7 @@ pub mod calendar;
 pub mod file;
 pub mod firewall;
 pub mod format;
+pub mod vnet;
 
 pub use file::{append_record, append_records, log_path};
 pub use format::{
@@ -55,6 +69,7 @@ pub use format::{
 };
 
 use crate::daemon::forwarding::deny_feed::{DenyEvent, DenySource};
+use crate::daemon::forwarding::firewall_log::{FirewallLogRow, FirewallLogSource};
 use crate::daemon::forwarding::plane::{Plane, PublishedPlane};
 use crate::daemon::forwarding::port_id::PortId;
 use crate::daemon::options::FlowLogOptions;
@@ -62,10 +77,13 @@ use crate::daemon::threads::{Faults, ThreadKind};
 use crate::dataplane::conntrack::{is_pin, TrackedFlow};
 use crate::engine::classifier::PacketKey;
 use crate::engine::flow_table::{FlowKey, FlowTable};
+use crate::snapshot::edge::PublicTarget;
 use crate::snapshot::{RuleId, Snapshot};
 use crate::topology::Direction;
 use format::loggable;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -76,12 +94,38 @@ const CONTINUING_AFTER_MS: u64 = 5 * 60_000;
 /// seen even with a long interval.
 const MAX_SCAN_PERIOD: Duration = Duration::from_secs(1);
 
-/// Where a flow is logged: its NSG, its NIC's MAC and the deciding rule.
+/// Where a flow is logged: its NSG, its NIC's MAC and the deciding rule,
+/// and the VNet flow log that logs the NIC, if one does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct LogTarget {
     nsg: String,
     mac: String,
     rule: String,
+    vnet: Option<VnetLog>,
+}
+
+/// The VNet flow log of a NIC: its resource ID, target and GUID.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct VnetLog {
+    flow_log_id: String,
+    target_id: String,
+    guid: String,
+}
+
+/// The VNet flow log that logs the NIC `nic` (a VM's NIC; the most
+/// specific enabled flow log whose target holds it).
+fn vnet_log_of(plane: &Plane, nic: crate::plan::PortIdx) -> Option<VnetLog> {
+    let port = &plane.snapshot.plan.ports[nic];
+    if port.kind != crate::plan::PortKind::Vm {
+        return None;
+    }
+    let topology = &plane.snapshot.topology;
+    let log = topology.vnet_flow_log_of(port.subnet, topology.nic_by_name(&port.name))?;
+    Some(VnetLog {
+        flow_log_id: vnet::flow_log_resource_id(vnet::target_region(topology, log), &log.name),
+        target_id: vnet::target_resource_id(topology, log),
+        guid: vnet::acl_id(&log.name),
+    })
 }
 
 /// What the previous scans knew about one live flow.
@@ -106,26 +150,45 @@ fn allowed_target(plane: &Plane, key: &FlowKey, rule: RuleId) -> Option<LogTarge
         nsg: rule.nsg,
         mac: mac_of_port(plane.ports[nic].serial),
         rule: flow_log_rule_name(&rule.rule),
+        vnet: vnet_log_of(plane, nic),
     })
 }
 
-/// The NSG and rule that denied a packet, as its decision named them.
-fn denying_target(snap: &Snapshot, serial: u32, e: &DenyEvent) -> Option<LogTarget> {
-    let rule = snap.rule_names.get(e.rule)?;
+/// The NSG and rule that denied a packet at the NIC `nic`, as its
+/// decision named them.
+fn denying_target(plane: &Plane, nic: crate::plan::PortIdx, e: &DenyEvent) -> Option<LogTarget> {
+    let rule = plane.snapshot.rule_names.get(e.rule)?;
     Some(LogTarget {
         nsg: rule.nsg,
-        mac: mac_of_port(serial),
+        mac: mac_of_port(plane.ports[nic].serial),
         rule: flow_log_rule_name(&rule.rule),
+        vnet: vnet_log_of(plane, nic),
     })
+}
+
+/// The address a NIC sees where a packet it received is addressed to
+/// `dst`: its private address for its own public IP (the edge translates
+/// before the NIC's rules run), else `dst`. Every tuple, whichever rule
+/// decided, shows the NIC's side of the translation.
+fn as_the_nic_sees(snap: &Snapshot, nic: crate::plan::PortIdx, dst: IpAddr) -> IpAddr {
+    match snap.edge.public.get(&dst) {
+        Some(PublicTarget::Nic { port, private }) if *port == nic => *private,
+        _ => dst,
+    }
 }
 
 /// The Azure Firewall a port stands for, by name, with its policy's.
 fn firewall_at(plane: &Plane, port: PortId) -> Option<(&str, &str)> {
-    let nic = plane.port_of_slot(port)?;
+    let fw = firewall_of(plane, port)?;
     let topology = &plane.snapshot.topology;
-    let f = plane.snapshot.plan.ports[nic].kind.firewall()?;
-    let fw = &topology.firewalls[f];
     Some((&fw.name, crate::policy::firewall::rules_owner(topology, fw)))
+}
+
+/// The Azure Firewall a port stands for.
+fn firewall_of(plane: &Plane, port: PortId) -> Option<&crate::topology::AzureFirewall> {
+    let nic = plane.port_of_slot(port)?;
+    let f = plane.snapshot.plan.ports[nic].kind.firewall()?;
+    Some(&plane.snapshot.topology.firewalls[f])
 }
 
 /// The flow-log thread's state.
@@ -134,6 +197,8 @@ pub struct FlowLogger {
     pub plane: Arc<PublishedPlane>,
     pub flows: Arc<FlowTable>,
     pub denies: DenySource,
+    /// The rows other rooms append to the firewalls' logs.
+    pub firewall_rows: FirewallLogSource,
     pub stop: Arc<AtomicBool>,
     /// The daemon's start, and the Unix time in milliseconds at that instant.
     pub epoch: Instant,
@@ -142,8 +207,10 @@ pub struct FlowLogger {
     /// 5-tuples (with NIC and direction) denied this interval.
     denied: HashSet<(PortId, Direction, PacketKey)>,
     pending: Vec<(LogTarget, String)>,
-    /// Network rule log records, by firewall.
-    firewall_pending: Vec<(String, firewall::FirewallRecord)>,
+    /// VNet flow log tuples not yet written.
+    vnet_pending: Vec<(vnet::VnetLogTarget, String)>,
+    /// Firewall log rows not yet written.
+    firewall_pending: Vec<FirewallLogRow>,
     lost_reported: u64,
 }
 
@@ -159,7 +226,7 @@ impl FlowLogger {
         options: FlowLogOptions,
         plane: Arc<PublishedPlane>,
         flows: Arc<FlowTable>,
-        denies: DenySource,
+        (denies, firewall_rows): (DenySource, FirewallLogSource),
         stop: Arc<AtomicBool>,
         epoch: Instant,
     ) -> FlowLogger {
@@ -169,12 +236,14 @@ impl FlowLogger {
             plane,
             flows,
             denies,
+            firewall_rows,
             stop,
             epoch,
             epoch_unix_ms,
             tracked: HashMap::new(),
             denied: HashSet::new(),
             pending: Vec::new(),
+            vnet_pending: Vec::new(),
             firewall_pending: Vec::new(),
             lost_reported: 0,
         }
@@ -210,10 +279,6 @@ impl FlowLogger {
 
     fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
-    }
-
-    fn unix_s(&self, daemon_ms: u64) -> u64 {
-        (self.epoch_unix_ms + daemon_ms) / 1000
     }
 
     /// Compares the flow table with the previous scan and drains the deny
@@ -264,7 +329,7 @@ impl FlowLogger {
                     self.firewall_saw(&plane, (name, policy), rule, value.created_ms, seen);
                 } else {
                     let tuple = self.tuple(&key, value.created_ms, FlowState::Begin, None);
-                    self.pending.push((target.clone(), tuple));
+                    self.push(&target, &tuple);
                 }
                 self.tracked.insert(
                     key,
@@ -291,7 +356,7 @@ impl FlowLogger {
                 t.last_tuple_ms = now;
                 let target = t.target.clone();
                 let tuple = self.tuple(&key, now, FlowState::Continuing, Some(delta));
-                self.pending.push((target, tuple));
+                self.push(&target, &tuple);
             }
         }
         let gone: Vec<FlowKey> = self
@@ -319,14 +384,24 @@ impl FlowLogger {
         seen: firewall::Seen,
     ) {
         let rule = plane.snapshot.rule_names.get(rule).map(|r| r.rule);
-        let record = firewall::firewall_record(
-            self.epoch_unix_ms + at_ms,
-            name,
-            policy,
-            rule.as_deref().unwrap_or_default(),
-            seen,
-        );
-        self.firewall_pending.push((name.to_string(), record));
+        // What only the application rules take is the proxy's to log, as
+        // `AZFWApplicationRule`, once it has read the name.
+        if rule.as_deref() == Some(crate::policy::firewall::APPLICATION_RULES) {
+            return;
+        }
+        let topology = &plane.snapshot.topology;
+        let dnat = (topology.firewalls.iter())
+            .find(|f| f.name == name)
+            .and_then(|f| f.policy)
+            .and_then(|p| topology.edge.dnat_rules.get(&p))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let entry = firewall::rule_entry(policy, dnat, rule.as_deref().unwrap_or_default(), seen);
+        self.firewall_pending.push(FirewallLogRow {
+            unix_ms: self.epoch_unix_ms + at_ms,
+            firewall: name.to_string(),
+            entry,
+        });
     }
 
     fn end(&mut self, key: &FlowKey, old: Tracked) {
@@ -335,12 +410,35 @@ impl FlowLogger {
         }
         let delta = old.latest.since(old.reported);
         let tuple = self.tuple(key, old.last_seen_ms, FlowState::End, Some(delta));
-        self.pending.push((old.target, tuple));
+        self.push(&old.target, &tuple);
     }
 
-    fn tuple(&self, key: &FlowKey, at_ms: u64, state: FlowState, counts: Option<Counts>) -> String {
+    /// Queues `tuple` for the NSG flow log of `target`, and for its VNet
+    /// flow log when the NIC has one.
+    fn push(&mut self, target: &LogTarget, tuple: &FlowTuple) {
+        self.pending.push((target.clone(), tuple.format()));
+        if let Some(log) = &target.vnet {
+            let at = vnet::VnetLogTarget {
+                flow_log_id: log.flow_log_id.clone(),
+                target_id: log.target_id.clone(),
+                guid: log.guid.clone(),
+                mac: target.mac.clone(),
+                acl: target.nsg.clone(),
+                rule: target.rule.clone(),
+            };
+            self.vnet_pending.push((at, vnet::format_tuple(tuple)));
+        }
+    }
+
+    fn tuple(
+        &self,
+        key: &FlowKey,
+        at_ms: u64,
+        state: FlowState,
+        counts: Option<Counts>,
+    ) -> FlowTuple {
         FlowTuple {
-            time_s: self.unix_s(at_ms),
+            time_ms: self.epoch_unix_ms + at_ms,
             src: key.src_ip(),
             dst: key.dst_ip(),
             src_port: key.src_port,
@@ -351,7 +449,6 @@ impl FlowLogger {
             state,
             counts,
         }
-        .format()
     }
 
     fn drain_denies(&mut self, plane: &Plane) {
@@ -368,8 +465,7 @@ impl FlowLogger {
             let Some(nic) = plane.port_of_slot(e.port) else {
                 continue;
             };
-            let serial = plane.ports[nic].serial;
-            let Some(target) = denying_target(&plane.snapshot, serial, &e) else {
+            let Some(target) = denying_target(plane, nic, &e) else {
                 continue;
             };
             self.denied.insert(id);
@@ -384,10 +480,14 @@ impl FlowLogger {
                 self.firewall_saw(plane, (name, policy), e.rule, e.time_ms, seen);
                 continue;
             }
+            let dst = match e.direction {
+                Direction::Inbound => as_the_nic_sees(&plane.snapshot, nic, e.key.dst),
+                Direction::Outbound => e.key.dst,
+            };
             let tuple = FlowTuple {
-                time_s: self.unix_s(e.time_ms),
+                time_ms: self.epoch_unix_ms + e.time_ms,
                 src: e.key.src,
-                dst: e.key.dst,
+                dst,
                 src_port: e.flow_ports.0,
                 dst_port: e.flow_ports.1,
                 proto: e.key.proto,
@@ -395,9 +495,8 @@ impl FlowLogger {
                 allowed: false,
                 state: FlowState::Begin,
                 counts: None,
-            }
-            .format();
-            self.pending.push((target, tuple));
+            };
+            self.push(&target, &tuple);
         }
     }
 
@@ -414,6 +513,7 @@ impl FlowLogger {
         self.denied.clear();
         let unix_ms = unix_ms_now();
         self.write_firewall_records(unix_ms);
+        self.write_vnet_records(unix_ms);
         if self.pending.is_empty() {
             return;
         }
@@ -433,15 +533,47 @@ impl FlowLogger {
         }
     }
 
-    /// Appends each firewall's pending network rule records to its
-    /// hourly blob.
-    fn write_firewall_records(&mut self, unix_ms: u64) {
-        let mut by_firewall: BTreeMap<String, Vec<firewall::FirewallRecord>> = BTreeMap::new();
-        for (name, record) in self.firewall_pending.drain(..) {
-            by_firewall.entry(name).or_default().push(record);
+    /// Appends one record per VNet flow log and NIC with the pending
+    /// tuples to their hourly blobs.
+    fn write_vnet_records(&mut self, unix_ms: u64) {
+        let mut by_file: BTreeMap<(String, String), Vec<(vnet::VnetLogTarget, String)>> =
+            BTreeMap::new();
+        for (target, tuple) in self.vnet_pending.drain(..) {
+            by_file
+                .entry((target.flow_log_id.clone(), target.mac.clone()))
+                .or_default()
+                .push((target, tuple));
         }
-        for (name, records) in by_firewall {
-            let path = firewall::firewall_log_path(&self.options.dir, &name, unix_ms / 1000);
+        for ((flow_log_id, mac), tuples) in by_file {
+            let first = tuples[0].0.clone();
+            let tuples: Vec<(String, String, String)> = (tuples.into_iter())
+                .map(|(t, tuple)| (t.acl, t.rule, tuple))
+                .collect();
+            let path = vnet::vnet_log_path(&self.options.dir, &flow_log_id, &mac, unix_ms / 1000);
+            let record = vnet::vnet_record(unix_ms, &first, &tuples);
+            if let Err(e) = append_records(&self.options.dir, &path, &[record]) {
+                tracing::warn!("flow logs: {e:#}");
+            }
+        }
+    }
+
+    /// Appends each firewall's pending rows, the workers' and those the
+    /// other rooms appended, to their tables' hourly blobs, in the order
+    /// they were seen.
+    fn write_firewall_records(&mut self, unix_ms: u64) {
+        self.firewall_pending.extend(self.firewall_rows.waiting());
+        let mut by_blob: BTreeMap<PathBuf, Vec<firewall::FirewallRecord>> = BTreeMap::new();
+        for row in self.firewall_pending.drain(..) {
+            let path = firewall::firewall_log_path(
+                &self.options.dir,
+                &row.entry,
+                &row.firewall,
+                unix_ms / 1000,
+            );
+            let record = firewall::firewall_record(row.unix_ms, &row.firewall, row.entry);
+            by_blob.entry(path).or_default().push(record);
+        }
+        for (path, records) in by_blob {
             if let Err(e) = append_records(&self.options.dir, &path, &records) {
                 tracing::warn!("flow logs: {e:#}");
             }

@@ -148,8 +148,9 @@ fn frontend_names(snap: &Snapshot, f: FrontendIdx) -> (&str, &str) {
 /// Applies the DNAT rule of the Azure Firewall `port` stands for that
 /// matches `packet` (its public address, protocol and port), as the
 /// firewall's kernel does: the destination becomes the rule's translated
-/// address and port, the source the firewall's private address. The
-/// source and destination the packet had.
+/// address and port, the source the firewall's first instance address
+/// ([`firewall::dnat_source`]). The source and destination the packet
+/// had.
 pub(super) fn firewall_dnat(
     snap: &Snapshot,
     port: PortIdx,
@@ -172,7 +173,11 @@ pub(super) fn firewall_dnat(
         port: rule.translated_port,
     };
     translate(packet, to, false).ok()?;
-    from_firewall(fw, key.src_port, packet)?;
+    let rewrite = Rewrite::Source {
+        address: firewall::dnat_source(fw),
+        port: key.src_port.unwrap_or(0),
+    };
+    translate(packet, rewrite, false).ok()?;
     Some((key.src, key.dst))
 }
 

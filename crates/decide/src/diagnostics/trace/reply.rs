@@ -151,9 +151,16 @@ pub(super) fn follow_reply(
                 // address as source: the reply goes to the firewall, whose
                 // kernel translates it back and sends it on.
                 Some((firewall, _)) => {
-                    let address = delivered
-                        .edge
-                        .map_or(snap.nics[firewall].addresses[0], |(_, public)| public);
+                    // What a DNAT rule translated left from the firewall's
+                    // instance address, the rest from its front address.
+                    let translated =
+                        match (delivered.dnat, snap.plan.ports[firewall].kind.firewall()) {
+                            (Some(_), Some(f)) => {
+                                crate::policy::firewall::dnat_source(&t.firewalls[f])
+                            }
+                            _ => snap.nics[firewall].addresses[0],
+                        };
+                    let address = delivered.edge.map_or(translated, |(_, public)| public);
                     let packet = build_packet(from, address, query.protocol, port, Leg::Reply);
                     let back = walk(snap, &flows, ingress, packet, &mut reply);
                     if back.is_some_and(|b| b.port == firewall) {

@@ -59,6 +59,7 @@ pub struct RawTopology {
     pub virtual_wans: Vec<super::RawVirtualWan>,
     pub virtual_hubs: Vec<super::RawVirtualHub>,
     pub vpn_sites: Vec<super::RawVpnSite>,
+    pub flow_logs: Vec<super::RawFlowLog>,
 }
 
 /// A machine of a lab spread over several.
@@ -106,6 +107,7 @@ impl RawTopology {
             && self.virtual_wans.is_empty()
             && self.virtual_hubs.is_empty()
             && self.vpn_sites.is_empty()
+            && self.flow_logs.is_empty()
     }
 }
 

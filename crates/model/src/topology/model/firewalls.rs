@@ -81,6 +81,41 @@ pub struct AzureFirewall {
     pub line: usize,
 }
 
+/// How many instances vnetd runs a firewall with: two, the least Azure
+/// runs ("Azure Firewall prescaling": a firewall's capacity is at least
+/// two instances), each with an address of its own in
+/// `AzureFirewallSubnet` beside the front address the routes name.
+pub const FIREWALL_INSTANCES: u8 = 2;
+
+impl AzureFirewall {
+    /// The private addresses of the firewall's instances: the addresses of
+    /// `AzureFirewallSubnet` right after its front address, one per
+    /// instance (`x.x.x.5` and `x.x.x.6` behind `x.x.x.4`). Azure gives each
+    /// instance an address of the subnet and does not publish which; a
+    /// backend behind a DNAT rule sees one of them as the source ("Azure
+    /// Firewall NAT behaviors", Microsoft Tech Community, 2023: "the source
+    /// IP address will translate to one of the IP addresses in the
+    /// AzureFirewallSubnet"). The subnet is a /26 or larger, so they are in
+    /// it.
+    pub fn instance_addresses(&self) -> Vec<IpAddr> {
+        (1..=FIREWALL_INSTANCES)
+            .filter_map(|n| after(self.private_ip, n))
+            .collect()
+    }
+}
+
+/// The address `n` after `ip`, if there is one.
+fn after(ip: IpAddr, n: u8) -> Option<IpAddr> {
+    match ip {
+        IpAddr::V4(v4) => u32::from(v4)
+            .checked_add(u32::from(n))
+            .map(|a| IpAddr::V4(a.into())),
+        IpAddr::V6(v6) => u128::from(v6)
+            .checked_add(u128::from(n))
+            .map(|a| IpAddr::V6(a.into())),
+    }
+}
+
 /// A firewall policy (`azurerm_firewall_policy` with its rule collection
 /// groups), its network rules flattened in the order Azure evaluates them.
 #[derive(Debug, Clone)]
