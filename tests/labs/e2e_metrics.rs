@@ -15,7 +15,7 @@ use std::process::Command;
 const HUB_SPOKE: &str = include_str!("../../config/hub-spoke.yaml");
 
 /// Every family the endpoint serves, with its type.
-const FAMILIES: [(&str, PrometheusType); 29] = [
+const FAMILIES: [(&str, PrometheusType); 30] = [
     ("vnetd_nic_packets_total", PrometheusType::Counter),
     ("vnetd_nic_bytes_total", PrometheusType::Counter),
     ("vnetd_nic_offloaded_packets_total", PrometheusType::Counter),
@@ -42,6 +42,10 @@ const FAMILIES: [(&str, PrometheusType); 29] = [
     ("vnetd_dns_forward_loops_cut_total", PrometheusType::Counter),
     ("vnetd_dns_tcp_refused_total", PrometheusType::Counter),
     ("vnetd_paas_requests_total", PrometheusType::Counter),
+    (
+        "vnetd_firewall_application_requests_total",
+        PrometheusType::Counter,
+    ),
     (
         "vnetd_dns_server_failed_starts_total",
         PrometheusType::Counter,
@@ -213,6 +217,16 @@ fn metrics_endpoint_serves_the_labs_counters() {
         assert_eq!(labels, ["direction", "nic"], "{family}");
     }
     assert_eq!(value("vnetd_snapshot_generation", &[]), 1.0);
+    // The firewalls' proxies, by outcome, zero here.
+    for outcome in ["allowed", "denied", "unreachable", "refused"] {
+        assert_eq!(
+            value(
+                "vnetd_firewall_application_requests_total",
+                &[("outcome", outcome)]
+            ),
+            0.0
+        );
+    }
     // Every kind of thread has a panic count, zero here.
     for kind in vnetd::daemon::threads::ThreadKind::ALL {
         assert_eq!(
