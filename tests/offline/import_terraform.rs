@@ -235,12 +235,22 @@ fn hub_spoke_firewall() {
     imports_as_expected("hub-spoke-firewall");
 }
 
-/// Classic rule collections, written as a policy of the importer's own;
-/// service tags left out; an IP group with a separate CIDR; a classic DNAT
+/// Classic rule collections, written as a policy of the importer's own
+/// with the firewall's DNS proxy; application rules (an FQDN tag without
+/// a protocol); service tags left out; an IP group with a separate CIDR; a classic DNAT
 /// rule to the firewall's public IP, whose address vnetd gives.
 #[test]
 fn firewall_classic() {
     imports_as_expected("firewall-classic");
+}
+
+/// A Premium policy with its DNS proxy and custom servers, application
+/// rule collections (FQDNs with a wildcard, an FQDN tag, a web category,
+/// URLs, TLS inspection, headers and destination addresses left out with
+/// a comment) and a network rule with an FQDN.
+#[test]
+fn firewall_policy_fqdns() {
+    imports_as_expected("firewall-policy-fqdns");
 }
 
 /// The Internet edge before apply: public IPs without their addresses,
@@ -460,6 +470,22 @@ const BROKEN: &[Broken] = &[
         location: "main.tf:28",
         message: "Azure Firewall `hub-fw` has the policy `hub-policy` and classic rules (this \
                   rule collection): Azure does not allow both on one firewall",
+    },
+    Broken {
+        case: "network-fqdns-without-dns-proxy",
+        vars: &[],
+        location: "main.tf:21",
+        message: "network rule `api` has destination_fqdns, which Azure Firewall resolves \
+                  through its DNS proxy: Azure refuses FQDNs in network rules while the proxy \
+                  is off; set dns { proxy_enabled = true } on policy `hub-policy`",
+    },
+    Broken {
+        case: "classic-network-fqdns-without-dns-proxy",
+        vars: &[],
+        location: "main.tf:28",
+        message: "network rule `ntp` has destination_fqdns, which Azure Firewall resolves \
+                  through its DNS proxy: Azure refuses FQDNs in network rules while the proxy \
+                  is off; set dns_proxy_enabled = true on Azure Firewall `hub-fw`",
     },
     Broken {
         case: "route-server-dynamic-peer",
