@@ -32,6 +32,7 @@ mod golden_routes;
 mod graph_snapshots;
 mod import_edge;
 mod import_express_route;
+mod import_firewall_fqdns;
 mod import_names;
 mod import_network_manager;
 mod import_network_manager_refusals;
