@@ -4,7 +4,8 @@
 //! inspection, inserted headers and destination addresses left out with
 //! a comment), and a classic firewall's application rules and DNS proxy
 //! (`additionalProperties`). The policy imports as the Terraform
-//! configuration of the same policy does.
+//! configuration of the same policy does, and the state of both
+//! firewalls as their `az` dump.
 //!
 //! `VNETD_BLESS=1 cargo test --test offline import_firewall_fqdns`
 //! rewrites `expected.yaml`.
@@ -12,6 +13,7 @@
 use super::import_state::{imported, without_comments};
 
 const AZ_DIR: &str = "tests/import/az/firewall-fqdns";
+const STATE: &str = "tests/import/tfstate/firewall-fqdns.tfstate";
 
 fn repo(path: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -66,12 +68,31 @@ fn the_az_dump_imports_application_rules_and_the_dns_proxy() {
     }
 }
 
+/// The state (azurerm's `dns` and `sku` of the policy, `protocols`
+/// blocks, a classic firewall's `dns_proxy_enabled` and `dns_servers`, a
+/// classic application rule's `protocol` blocks) imports as the dump.
+#[test]
+fn the_state_imports_as_the_az_dump() {
+    let state = imported(&["import", "tfstate", STATE]);
+    if let Err(errors) = vnetd::topology::parse_str(STATE, &state) {
+        let listed: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
+        panic!("vnetd refuses the import:\n{}\n{state}", listed.join("\n"));
+    }
+    let az = imported(&["import", "az", AZ_DIR]);
+    assert_eq!(without_comments(&state), without_comments(&az));
+    assert!(
+        state.contains("# destination_urls left out (contoso.com/downloads/*)"),
+        "{state}"
+    );
+}
+
 /// A classic firewall whose network rule names an FQDN without its DNS
 /// proxy is refused, as Azure refuses it.
 #[test]
 fn classic_fqdn_network_rules_without_the_dns_proxy_are_refused() {
     let dir = std::env::temp_dir().join(format!("vnetd-import-fqdns-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let _removed = RemovedOnDrop(dir.clone());
     for file in ["vnets.json", "ip-groups.json", "firewalls.json"] {
         let mut text = std::fs::read_to_string(repo(&format!("{AZ_DIR}/{file}"))).unwrap();
         if file == "firewalls.json" {
@@ -89,7 +110,6 @@ fn classic_fqdn_network_rules_without_the_dns_proxy_are_refused() {
         std::fs::write(dir.join(file), text).unwrap();
     }
     let stderr = super::import_state::refused(&["import", "az", dir.to_str().unwrap()]);
-    std::fs::remove_dir_all(&dir).unwrap();
     assert!(
         stderr.contains(
             "network rule `ntp` has destination_fqdns, which Azure Firewall resolves through its \
@@ -98,4 +118,13 @@ fn classic_fqdn_network_rules_without_the_dns_proxy_are_refused() {
         ),
         "{stderr}"
     );
+}
+
+/// A directory removed when the test ends, passed or failed.
+struct RemovedOnDrop(std::path::PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
