@@ -18,6 +18,7 @@
 
 use super::{ImportError, Resource};
 
+mod application_rules;
 mod dnat_rules;
 mod edge;
 mod express_route;
@@ -244,8 +245,8 @@ const PAAS_KEYS: &[&str] = &[
 ];
 
 /// Kinds of [`KINDS`] of which only these top-level attributes are read:
-/// in the others (a policy's DNS or threat intelligence settings, the
-/// application rules of a rule collection group, a Route Server's public
+/// in the others (a policy's threat intelligence or intrusion detection
+/// settings, a firewall's zones, a Route Server's public
 /// IP, a zone's SOA record, a Private Endpoint's custom NIC name, a
 /// forwarding rule's or link's metadata, a public IP's DNS label, a
 /// prefix's length) a value only Azure knows takes a placeholder instead
@@ -271,6 +272,8 @@ pub const READ_KEYS: &[(&str, &[&str])] = &[
             "ip_configuration",
             "private_ip_ranges",
             "virtual_hub",
+            "dns_proxy_enabled",
+            "dns_servers",
         ],
     ),
     // A hub's `route` blocks are not written (a next hop known only after
@@ -291,7 +294,7 @@ pub const READ_KEYS: &[(&str, &[&str])] = &[
     ),
     (
         "azurerm_firewall_policy",
-        &["name", "private_ip_ranges", "base_policy_id"],
+        &["name", "private_ip_ranges", "base_policy_id", "sku", "dns"],
     ),
     (
         "azurerm_firewall_policy_rule_collection_group",
@@ -300,6 +303,7 @@ pub const READ_KEYS: &[(&str, &[&str])] = &[
             "firewall_policy_id",
             "priority",
             "network_rule_collection",
+            "application_rule_collection",
             "nat_rule_collection",
         ],
     ),

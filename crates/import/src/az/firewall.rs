@@ -8,6 +8,12 @@
 //! network rules as a `network_rule_collection`, one of application rules
 //! as an `application_rule_collection`, a NAT collection as a
 //! `nat_rule_collection` with its rules) and `azurerm_ip_group`. A
+//! policy's `sku.tier` and `dnsSettings` are azurerm's `sku` and `dns`; a
+//! classic firewall's DNS proxy is in its `additionalProperties`
+//! (`Network.DNS.EnableProxy`, `Network.DNS.Servers`, comma-separated), as
+//! azurerm's `dns_proxy_enabled` and `dns_servers`. An application rule
+//! (`ruleType` ApplicationRule, or a classic application collection's) is
+//! written with azurerm's keys, its protocols `{type, port}`. A
 //! firewall's public IPs are its IP configurations' `publicIPAddress`
 //! (not its management configuration's); a secured hub's firewall is in
 //! its `virtualHub`, with `hubIPAddresses.publicIPs.count` public
@@ -67,6 +73,12 @@ impl Lists<'_> {
             }
             if let Some(base) = &policy.base_policy {
                 attributes.insert("base_policy_id".into(), json!(base.id));
+            }
+            let tier = policy.sku.as_ref().and_then(|s| s.tier.as_deref());
+            put_text(&mut attributes, "sku", tier);
+            if let Some(dns) = &policy.dns_settings {
+                let block = json!({"proxy_enabled": dns.enable_proxy, "servers": dns.servers});
+                attributes.insert("dns".into(), json!([block]));
             }
             out.push(resource("azurerm_firewall_policy", &name, attributes, &id));
         }
@@ -138,6 +150,8 @@ fn policy_collection(
     }
     put_str(&mut block, "action", action);
     if (collection.rules.iter()).any(|r| is_type(&r.rule_type, "ApplicationRule")) {
+        let rules = application_rules(&at.key("rules"), &collection.rules, known)?;
+        block.insert("rule".into(), Value::Array(rules));
         return Ok((1, Value::Object(block)));
     }
     let rules = network_rules(&at.key("rules"), &collection.rules, known)?;
@@ -173,6 +187,41 @@ fn network_rules(
             "destination_ip_groups": groups("destinationIpGroups", &rule.destination_ip_groups)?,
             "destination_fqdns": rule.destination_fqdns,
             "destination_ports": rule.destination_ports,
+        }));
+    }
+    Ok(blocks)
+}
+
+/// Application rules as azurerm `rule` blocks, their IP groups resolved.
+fn application_rules(
+    at: &Place<'_>,
+    rules: &[NetworkRule],
+    known: &Known,
+) -> Result<Vec<Value>, ImportError> {
+    let mut blocks = Vec::with_capacity(rules.len());
+    for (index, rule) in rules.iter().enumerate() {
+        let at = at.index(index);
+        let protocols: Vec<Value> = (rule.protocols.iter())
+            .map(|p| json!({"type": p.get("protocolType"), "port": p.get("port")}))
+            .collect();
+        let groups = (rule.source_ip_groups.iter().enumerate())
+            .map(|(i, id)| known.resolve("ip_group", &at.key("sourceIpGroups").index(i), id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let headers: Vec<Value> = (rule.http_headers_to_insert.iter())
+            .map(|h| json!({"name": h.get("headerName"), "value": h.get("headerValue")}))
+            .collect();
+        blocks.push(json!({
+            "name": rule.name,
+            "protocols": protocols,
+            "source_addresses": rule.source_addresses,
+            "source_ip_groups": groups,
+            "destination_fqdns": rule.target_fqdns,
+            "destination_fqdn_tags": rule.fqdn_tags,
+            "web_categories": rule.web_categories,
+            "destination_addresses": rule.destination_addresses,
+            "destination_urls": rule.target_urls,
+            "terminate_tls": rule.terminate_tls,
+            "http_headers": headers,
         }));
     }
     Ok(blocks)
@@ -274,6 +323,22 @@ fn firewall_resources(
         put_given(&mut block, [("public_ip_count", count)]);
         attributes.insert("virtual_hub".into(), json!([block]));
     }
+    let setting = |key: &str| {
+        firewall
+            .additional_properties
+            .get(key)
+            .and_then(Value::as_str)
+    };
+    if let Some(enabled) = setting("Network.DNS.EnableProxy") {
+        let enabled = enabled.eq_ignore_ascii_case("true");
+        attributes.insert("dns_proxy_enabled".into(), json!(enabled));
+    }
+    if let Some(servers) = setting("Network.DNS.Servers") {
+        let servers: Vec<&str> = (servers.split(',').map(str::trim))
+            .filter(|s| !s.is_empty())
+            .collect();
+        attributes.insert("dns_servers".into(), json!(servers));
+    }
     out.push(resource("azurerm_firewall", &name, attributes, &id));
     for (key, kind, collections) in [
         (
@@ -307,7 +372,7 @@ fn firewall_resources(
 }
 
 /// A classic rule collection of `firewall` (its name and ID), of azurerm
-/// type `kind`; its rules are read when it is a network or NAT one.
+/// type `kind`, with its rules.
 fn classic_collection(
     at: &Place<'_>,
     collection: &ClassicCollection,
@@ -336,7 +401,7 @@ fn classic_collection(
         "azurerm_firewall_nat_rule_collection" => {
             nat_rules(&at.key("rules"), &collection.rules, known, false)?
         }
-        _ => Vec::new(),
+        _ => application_rules(&at.key("rules"), &collection.rules, known)?,
     };
     if !rules.is_empty() {
         attributes.insert("rule".into(), Value::Array(rules));

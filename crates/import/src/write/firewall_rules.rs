@@ -1,8 +1,7 @@
 //! The rule collections of an Azure Firewall policy (or of a firewall's
 //! classic rules): network rule collections with their rules, in the
-//! topology's keys, and application rule collections, written by name,
-//! priority and action for vnetd to warn about (DNAT rule collections are
-//! `dnat_rules`').
+//! topology's keys (application rule collections are `application_rules`',
+//! DNAT rule collections `dnat_rules`').
 //!
 //! A network rule's IP groups are IDs in azurerm and names in the file. A
 //! destination address that is a service tag (`AzureCloud`, `Storage`)
@@ -37,15 +36,6 @@ struct NetworkRule {
     note: Option<String>,
     /// Left out whole (`note` says why).
     left_out: bool,
-}
-
-/// An application rule collection: vnetd reads no more.
-#[derive(Debug)]
-pub(super) struct Passed {
-    pub(super) name: String,
-    pub(super) source: String,
-    priority: String,
-    action: Option<String>,
 }
 
 /// A network rule collection block (or a classic collection's own
@@ -173,6 +163,14 @@ pub(super) fn ip_group_names(
 }
 
 impl NetworkCollection {
+    /// The name and source of its first rule written with FQDNs, which
+    /// Azure takes only with the firewall's DNS proxy.
+    pub(super) fn first_fqdn_rule(&self) -> Option<(&str, &str)> {
+        let mut rules = self.rules.iter().filter(|r| !r.left_out);
+        let rule = rules.find(|r| r.fields.iter().any(|(k, _)| *k == "destination_fqdns"))?;
+        Some((&rule.name, &rule.source))
+    }
+
     pub(super) fn render(&self, out: &mut Output, name: &str) {
         out.item(10, &self.source, name);
         out.field(12, "priority", &plain_or_quoted(&self.priority));
@@ -196,34 +194,5 @@ impl NetworkCollection {
                 out.field(16, key, value);
             }
         }
-    }
-}
-
-impl Passed {
-    /// An application rule collection: its name, priority and action.
-    pub(super) fn read(b: &Nested) -> Result<Passed, ImportError> {
-        let name = b.required_str("name")?;
-        let priority = b
-            .str("priority")
-            .ok_or_else(|| b.error(format!("rule collection `{name}` has no priority")))?;
-        Ok(Passed {
-            source: b.source(),
-            action: b.str("action"),
-            priority,
-            name,
-        })
-    }
-
-    pub(super) fn render(&self, out: &mut Output) {
-        out.source(10, &self.source);
-        let action = match &self.action {
-            Some(action) => format!(", action: {}", scalar(action)),
-            None => String::new(),
-        };
-        out.line(&format!(
-            "          - {{name: {}, priority: {}{action}}}",
-            scalar(&self.name),
-            plain_or_quoted(&self.priority)
-        ));
     }
 }

@@ -9,9 +9,13 @@
 //! written as a policy of the importer's own, `<firewall>-rules`, with one
 //! rule collection group `classic`, and the output says so where it is.
 //! Azure does not let a firewall have both a policy and classic rules, so
-//! such an input is refused. Application rule collections are written by
-//! name, priority and action only: vnetd warns that it does not emulate
-//! them. DNAT rule collections are written with their rules (see
+//! such an input is refused. Application rule collections are written
+//! with their rules (see `application_rules`), and a policy's tier (`sku`)
+//! and DNS settings (`dns { proxy_enabled, servers }`) with it; a classic
+//! firewall's `dns_proxy_enabled` and `dns_servers` are written as the
+//! DNS settings of the policy written for its classic rules. A network
+//! rule with FQDNs where the firewall's DNS proxy is off is refused, as
+//! Azure refuses it. DNAT rule collections are written with their rules (see
 //! `dnat_rules`). A secured virtual hub's firewall (`AZFW_Hub`, with a
 //! `virtual_hub` block) is written in its hub (`virtual_hub`) instead of
 //! a VNet; Azure manages it by a policy only, so classic rules naming it
@@ -22,9 +26,10 @@
 //! IP configuration, which carries Azure's own traffic) are written by
 //! name, in the input's order.
 
+use super::application_rules::ApplicationCollection;
 use super::dnat_rules::{nat_collection, NatCollection};
 use super::edge::Edge;
-use super::firewall_rules::{collection, NetworkCollection, Passed};
+use super::firewall_rules::{collection, NetworkCollection};
 use super::{flow_list, one_line, plain_or_quoted, scalar, sorted_prefixes, Attrs, Model, Output};
 use crate::ImportError;
 use std::collections::BTreeMap;
@@ -55,6 +60,8 @@ struct Firewall {
     private_ranges: Vec<String>,
     /// Its public IPs, by name, in the input's order.
     public_ips: Vec<String>,
+    /// `dns_proxy_enabled` and `dns_servers`, which only classic rules use.
+    dns: Dns,
     /// What of its public IPs is left out, and why.
     public_ip_notes: Vec<String>,
 }
@@ -84,7 +91,44 @@ struct Policy {
     /// For the policy written for classic rules: whose rules they are.
     classic_of: Option<String>,
     private_ranges: Vec<String>,
+    /// `sku` when not Standard: Basic or Premium.
+    sku: Option<String>,
+    dns: Dns,
     groups: BTreeMap<String, Group>,
+}
+
+/// A policy's DNS settings (or a classic firewall's).
+#[derive(Debug, Clone, Default)]
+struct Dns {
+    proxy_enabled: bool,
+    servers: Vec<String>,
+}
+
+impl Dns {
+    /// `{proxy_enabled: .., servers: [..]}`, or none when nothing is set.
+    fn flow(&self) -> Option<String> {
+        if !self.proxy_enabled && self.servers.is_empty() {
+            return None;
+        }
+        let mut parts = vec![format!("proxy_enabled: {}", self.proxy_enabled)];
+        if !self.servers.is_empty() {
+            parts.push(format!("servers: {}", flow_list(&self.servers)));
+        }
+        Some(format!("{{{}}}", parts.join(", ")))
+    }
+}
+
+/// The refusal of the network rule `rule` (at `source`) with FQDNs where
+/// the DNS proxy is off, with where to turn it on.
+fn fqdns_need_proxy((rule, source): (&str, &str), turn_on: &str) -> ImportError {
+    ImportError::new(
+        source,
+        format!(
+            "network rule `{rule}` has destination_fqdns, which Azure Firewall resolves through \
+             its DNS proxy: Azure refuses FQDNs in network rules while the proxy is off; set \
+             {turn_on}"
+        ),
+    )
 }
 
 #[derive(Debug)]
@@ -92,7 +136,7 @@ struct Group {
     source: String,
     priority: String,
     network: BTreeMap<String, NetworkCollection>,
-    application: BTreeMap<String, Passed>,
+    application: BTreeMap<String, ApplicationCollection>,
     nat: BTreeMap<String, NatCollection>,
 }
 
@@ -160,6 +204,12 @@ impl<'r> Model<'r> {
             source: a.r.source.clone(),
             classic_of: None,
             private_ranges: a.list("private_ip_ranges"),
+            // Standard is the topology's default, which state writes too.
+            sku: a.str("sku").filter(|s| !s.eq_ignore_ascii_case("Standard")),
+            dns: a.first_block("dns").map_or_else(Dns::default, |d| Dns {
+                proxy_enabled: d.bool("proxy_enabled") == Some(true),
+                servers: d.list("servers"),
+            }),
             groups: BTreeMap::new(),
         };
         self.firewalls.policies.insert(name, policy);
@@ -170,12 +220,17 @@ impl<'r> Model<'r> {
         let name = a.name()?;
         let policy_name = a.id_name("firewall_policy_id", "firewallPolicies")?;
         let mut group = Group::new(a.r.source.clone(), a.required_str("priority")?);
+        let proxy = (self.firewalls.policies.get(&policy_name)).map(|p| p.dns.proxy_enabled);
         for block in a.blocks("network_rule_collection") {
             let c = collection(self, a, block)?;
+            if let (Some(rule), Some(false)) = (c.first_fqdn_rule(), proxy) {
+                let turn_on = format!("dns {{ proxy_enabled = true }} on policy `{policy_name}`");
+                return Err(fqdns_need_proxy(rule, &turn_on));
+            }
             group.network.insert(c.name.clone(), c);
         }
         for block in a.blocks("application_rule_collection") {
-            let c = Passed::read(&Attrs::nested(a.r, block))?;
+            let c = ApplicationCollection::read(self, a, &Attrs::nested(a.r, block))?;
             group.application.insert(c.name.clone(), c);
         }
         for block in a.blocks("nat_rule_collection") {
@@ -260,6 +315,10 @@ impl<'r> Model<'r> {
             private_ranges: a.list("private_ip_ranges"),
             public_ips,
             public_ip_notes,
+            dns: Dns {
+                proxy_enabled: a.bool("dns_proxy_enabled") == Some(true),
+                servers: a.list("dns_servers"),
+            },
         };
         self.firewalls.firewalls.insert(name, firewall);
         Ok(())
@@ -293,11 +352,17 @@ impl<'r> Model<'r> {
         let first = match kind {
             Classic::Network => {
                 let c = collection(self, a, &a.r.attributes)?;
+                let proxy = (self.firewalls.firewalls.get(&firewall)).map(|f| f.dns.proxy_enabled);
+                if let (Some(rule), Some(false)) = (c.first_fqdn_rule(), proxy) {
+                    let turn_on =
+                        format!("dns_proxy_enabled = true on Azure Firewall `{firewall}`");
+                    return Err(fqdns_need_proxy(rule, &turn_on));
+                }
                 let group = self.classic_group(a, &firewall)?;
                 group.network.insert(name.clone(), c).map(|c| c.source)
             }
             Classic::Application => {
-                let c = Passed::read(&a.own())?;
+                let c = ApplicationCollection::read(self, a, &a.own())?;
                 let group = self.classic_group(a, &firewall)?;
                 group.application.insert(name.clone(), c).map(|c| c.source)
             }
@@ -351,6 +416,8 @@ impl<'r> Model<'r> {
                     source: fw.source.clone(),
                     classic_of: Some(firewall.to_string()),
                     private_ranges: fw.private_ranges.clone(),
+                    sku: None,
+                    dns: fw.dns.clone(),
                     groups,
                 };
                 self.firewalls.policies.insert(policy_name.clone(), policy);
@@ -418,6 +485,10 @@ fn render_policy(out: &mut Output, name: &str, policy: &Policy, edge: &Edge) {
     out.line(&format!("  - name: {}", scalar(name)));
     if !policy.private_ranges.is_empty() {
         out.field(4, "private_ranges", &flow_list(&policy.private_ranges));
+    }
+    out.scalar_field(4, "sku", policy.sku.as_deref());
+    if let Some(dns) = policy.dns.flow() {
+        out.field(4, "dns", &dns);
     }
     out.list(
         4,

@@ -71,6 +71,10 @@ resource "azurerm_firewall" "fw" {
   sku_tier            = "Standard"
   threat_intel_mode   = "Alert"
   private_ip_ranges   = ["IANAPrivateRanges", "100.64.0.0/10"]
+  # Azure takes FQDNs in network rules (rule `ntp`) only through the
+  # firewall's DNS proxy.
+  dns_proxy_enabled   = true
+  dns_servers         = ["168.63.129.16"]
 
   ip_configuration {
     name                 = "configuration"

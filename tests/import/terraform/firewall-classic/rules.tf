@@ -33,7 +33,7 @@ resource "azurerm_firewall_network_rule_collection" "allow" {
     protocols             = ["TCP"]
   }
 
-  # FQDNs only: written, and vnetd warns that it holds for nothing.
+  # FQDNs only: resolved through the firewall's DNS proxy.
   rule {
     name              = "ntp"
     source_addresses  = ["10.50.2.0/24"]
@@ -74,6 +74,13 @@ resource "azurerm_firewall_application_rule_collection" "web" {
       port = "443"
       type = "Https"
     }
+  }
+
+  # FQDN tags without a protocol: Azure applies HTTP and HTTPS.
+  rule {
+    name             = "windows-update"
+    source_ip_groups = [azurerm_ip_group.workloads.id]
+    fqdn_tags        = ["WindowsUpdate"]
   }
 }
 

@@ -29,6 +29,10 @@ pub struct Firewall {
     pub application_rule_collections: Vec<ClassicCollection>,
     #[serde(default)]
     pub nat_rule_collections: Vec<ClassicCollection>,
+    /// A classic firewall's settings by name, its DNS proxy among them
+    /// (`Network.DNS.EnableProxy`, `Network.DNS.Servers`).
+    #[serde(default)]
+    pub additional_properties: serde_json::Map<String, Value>,
 }
 
 /// `hubIPAddresses`: how many public addresses a secured hub's firewall
@@ -75,9 +79,12 @@ pub struct Action {
     pub kind: Option<String>,
 }
 
-/// A network or NAT rule, classic or of a policy (`ipProtocols` there,
-/// `protocols` in a classic one), with `ruleType` in a policy: an
-/// application rule has the same place and is not read further. A NAT
+/// A network, application or NAT rule, classic or of a policy
+/// (`ipProtocols` there, `protocols` in a classic one: an application
+/// rule's are `{protocolType, port}`), with `ruleType` in a policy. An
+/// application rule names its destinations `targetFqdns`, `fqdnTags` and
+/// `webCategories` (and what vnetd leaves out: `targetUrls`,
+/// `terminateTLS`, `httpHeadersToInsert`). A NAT
 /// rule has its translation (`translatedPort` is a string, a number in
 /// some versions).
 #[derive(Debug, Deserialize)]
@@ -102,6 +109,18 @@ pub struct NetworkRule {
     pub translated_address: Option<String>,
     pub translated_fqdn: Option<String>,
     pub translated_port: Option<Value>,
+    #[serde(default)]
+    pub target_fqdns: Vec<String>,
+    #[serde(default)]
+    pub fqdn_tags: Vec<String>,
+    #[serde(default)]
+    pub web_categories: Vec<String>,
+    #[serde(default)]
+    pub target_urls: Vec<String>,
+    #[serde(rename = "terminateTLS", alias = "terminateTls")]
+    pub terminate_tls: Option<bool>,
+    #[serde(default)]
+    pub http_headers_to_insert: Vec<Value>,
 }
 
 /// `az network firewall policy list`: a firewall policy.
@@ -114,6 +133,18 @@ pub struct FirewallPolicy {
     pub location: Option<String>,
     pub base_policy: Option<Reference>,
     pub snat: Option<Snat>,
+    /// `tier`: Basic, Standard or Premium.
+    pub sku: Option<Sku>,
+    pub dns_settings: Option<DnsSettings>,
+}
+
+/// A policy's `dnsSettings`: its DNS proxy and custom DNS servers.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsSettings {
+    pub enable_proxy: Option<bool>,
+    #[serde(default)]
+    pub servers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
