@@ -234,13 +234,8 @@ pub fn tcp(source: &Source, to: SocketAddr, expect_echo: bool) -> Result<Probed,
         source_port: Some(port),
         seen,
     };
-    match socket.connect_timeout(&to.into(), CONNECT_TIMEOUT) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Ok(probed(true, Seen::Reset)),
-        Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
-            return Ok(probed(false, Seen::Nothing))
-        }
-        Err(e) => return Ok(probed(false, Seen::Unreachable(e.to_string()))),
+    if let Err((answered, seen)) = connect(&socket, to) {
+        return Ok(probed(answered, seen));
     }
     if !expect_echo {
         return Ok(probed(true, Seen::Answered));
@@ -260,6 +255,19 @@ pub fn tcp(source: &Source, to: SocketAddr, expect_echo: bool) -> Result<Probed,
     })
 }
 
+/// Opens `socket`'s TCP connection to `to`; what the probe saw when it
+/// did not open (a reset answers too).
+fn connect(socket: &Socket, to: SocketAddr) -> Result<(), (bool, Seen)> {
+    match socket.connect_timeout(&to.into(), CONNECT_TIMEOUT) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => Err((true, Seen::Reset)),
+        Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+            Err((false, Seen::Nothing))
+        }
+        Err(e) => Err((false, Seen::Unreachable(e.to_string()))),
+    }
+}
+
 /// A TCP connection from the source to `to` that asks for `name` as a
 /// client of the port's usual protocol does: an HTTP request with `name`
 /// as its Host on port 80, a TLS ClientHello with `name` as its SNI on
@@ -273,13 +281,8 @@ pub fn tcp_named(source: &Source, to: SocketAddr, name: &str) -> Result<Probed, 
         source_port: Some(port),
         seen,
     };
-    match socket.connect_timeout(&to.into(), CONNECT_TIMEOUT) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Ok(probed(true, Seen::Reset)),
-        Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
-            return Ok(probed(false, Seen::Nothing))
-        }
-        Err(e) => return Ok(probed(false, Seen::Unreachable(e.to_string()))),
+    if let Err((answered, seen)) = connect(&socket, to) {
+        return Ok(probed(answered, seen));
     }
     let http = to.port() == 80;
     let request = match http {

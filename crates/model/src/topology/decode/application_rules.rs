@@ -116,18 +116,7 @@ impl Decoder<'_> {
         f: &Fields,
         key: &str,
     ) -> Option<Vec<(FqdnPattern, usize)>> {
-        let k = f.key(key);
-        let items = self.items(f.given(key), &k);
-        let read = self.texts(items, &k, |d, text, line, k| {
-            match fqdn_pattern(&text, true) {
-                Ok(p) => Some((p, line)),
-                Err(why) => {
-                    d.diags.error(line, k, why);
-                    None
-                }
-            }
-        });
-        read.into_iter().collect()
+        self.fqdn_list(f, key, true)
     }
 
     /// A network rule's FQDNs: names without wildcards ("Network rules
@@ -138,10 +127,21 @@ impl Decoder<'_> {
         f: &Fields,
         key: &str,
     ) -> Option<Vec<(FqdnPattern, usize)>> {
+        self.fqdn_list(f, key, false)
+    }
+
+    /// The FQDNs under `key`, each with its line; `wildcards` allows the
+    /// leading `*`.
+    fn fqdn_list(
+        &mut self,
+        f: &Fields,
+        key: &str,
+        wildcards: bool,
+    ) -> Option<Vec<(FqdnPattern, usize)>> {
         let k = f.key(key);
         let items = self.items(f.given(key), &k);
         let read = self.texts(items, &k, |d, text, line, k| {
-            match fqdn_pattern(&text, false) {
+            match fqdn_pattern(&text, wildcards) {
                 Ok(p) => Some((p, line)),
                 Err(why) => {
                     d.diags.error(line, k, why);
