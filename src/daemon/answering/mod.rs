@@ -1,6 +1,7 @@
 //! What answers inside the lab as Azure's own platform does: Azure DNS at
 //! 168.63.129.16 in every VNet ([`azure_dns`]), and the PaaS resources
-//! reached through Private Endpoints ([`paas`]); and the DNS servers the
+//! reached through Private Endpoints ([`paas`]); the firewalls' answers
+//! for their network rules' FQDNs ([`fqdn_refresh`]); and the DNS servers the
 //! file asks vnetd to run in VMs and on-premises hosts ([`dns_servers`]),
 //! kept running by [`services`]. Each runs on a thread of
 //! its own, outside the packets' path: the fabric delivers to their ports'
@@ -19,6 +20,7 @@
 
 pub mod azure_dns;
 pub mod dns_servers;
+pub mod fqdn_refresh;
 pub mod live;
 pub mod paas;
 pub mod services;
