@@ -288,6 +288,11 @@ fn with_fqdn_rule(api_address: &str) -> String {
             "  - name: vm2\n",
             "  - name: vm2b\n    subnet: spoke2/app\n    private_ip_address: 10.2.1.5\n  - name: vm2\n",
         ),
+        // spoke1's VMs ask the firewall's DNS proxy.
+        (
+            "  - name: spoke1\n    address_space: [10.1.0.0/16]\n",
+            "  - name: spoke1\n    address_space: [10.1.0.0/16]\n    dns_servers: [10.0.1.4]\n",
+        ),
     ] {
         let edited = text.replacen(from, to, 1);
         assert_ne!(edited, text, "{from}");
@@ -333,6 +338,16 @@ fn a_network_rule_to_an_fqdn_follows_the_names_address_after_its_ttl() {
     let reach = |to: &str, server: &str| {
         common::tcp_echo(&lab.ns("vm1"), &lab.ns(server), to.parse().unwrap())
     };
+    // vm1 asks the firewall's proxy, named by its VNet's DNS servers (its
+    // resolv.conf) and by address, over UDP and TCP.
+    let dig = |args: &[&str]| {
+        let mut all = vec!["dig", "+short", "+time=2", "+tries=1"];
+        all.extend_from_slice(args);
+        common::stdout_in(&lab.ns("vm1"), &all).trim().to_string()
+    };
+    assert_eq!(dig(&["api.contoso.com"]), "10.2.1.4");
+    assert_eq!(dig(&["@10.0.1.4", "api.contoso.com"]), "10.2.1.4");
+    assert_eq!(dig(&["+tcp", "@10.0.1.4", "api.contoso.com"]), "10.2.1.4");
     assert!(reach(old, "vm2"), "the name's address is allowed");
     assert!(
         !reach(new, "vm2b"),

@@ -13,7 +13,9 @@
 //!
 //! Azure DNS is asked through its tables in the plane's snapshot: the
 //! very tables the lab's Azure DNS answers from. Custom servers are asked
-//! for real, from the firewall's namespace.
+//! for real, from the firewall's namespace, in the policy's order (Azure
+//! picks one at random: "If you configure multiple DNS servers, the
+//! server used is chosen randomly"), the next when one does not answer.
 
 use crate::daemon::forwarding::plane::PublishedPlane;
 use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};

@@ -8,6 +8,10 @@
 //! - a UDP socket on each inbound endpoint's address, port 53, answering
 //!   as Azure DNS of the resolver's VNet (on-premises servers forward
 //!   there over the VPN or ExpressRoute);
+//! - a UDP socket on the private address of each Azure Firewall whose
+//!   policy's DNS proxy is on and asks Azure DNS (no custom servers),
+//!   answering as Azure DNS of the firewall's VNet: the proxy relays
+//!   Azure DNS's answer;
 //! - a UDP socket on each outbound endpoint's address: a question a
 //!   forwarding rule takes is sent from there to the rule's targets (the
 //!   first, then the next after [`FORWARD_TIMEOUT`]), and their answer is
@@ -171,6 +175,19 @@ fn wanted(plane: &Plane) -> Vec<Wanted<'_>> {
                     view: topology.dns_resolvers[resolver].vnet,
                     address,
                 },
+                // Azure Firewall's DNS proxy with Azure DNS upstream:
+                // what it relays is Azure DNS's answer in its VNet.
+                PortKind::Firewall { firewall } => {
+                    let firewall = &topology.firewalls[firewall];
+                    let dns = &topology.firewall_policies[firewall.policy?].dns;
+                    if !dns.proxy_enabled || !dns.servers.is_empty() {
+                        return None;
+                    }
+                    Role::Answer {
+                        view: firewall.vnet,
+                        address: firewall.private_ip,
+                    }
+                }
                 PortKind::ResolverOutbound { resolver, endpoint } => Role::Send {
                     endpoint: (resolver, endpoint),
                     address,
