@@ -321,7 +321,7 @@ impl Daemon {
             sink
         });
         daemon.start_workers(options, deny_sink, drop_sink)?;
-        daemon.start_background()?;
+        daemon.start_background(options)?;
         tracing::info!(nics = local_ports, workers, "started");
         Ok(daemon)
     }
@@ -420,7 +420,7 @@ impl Daemon {
     /// Starts the threads that are not on the packets' path: the routing
     /// daemons' supervisor, the health prober, housekeeping and, with a
     /// fast path, the offload thread.
-    fn start_background(&self) -> Result<()> {
+    fn start_background(&self, options: &RunOptions) -> Result<()> {
         let epoch = self.epoch;
         {
             let (routing, stop) = (self.routing.clone(), self.stop.clone());
@@ -447,9 +447,10 @@ impl Daemon {
         }
         {
             let supervision = (self.faults.clone(), self.panics.clone());
+            let query_log = options.flow_log.as_ref().map(|o| o.dir.clone());
             let dns = answering::azure_dns::start(
                 self.plane.clone(),
-                self.names.0.clone(),
+                (self.names.0.clone(), query_log),
                 self.stop.clone(),
                 supervision.clone(),
             )

@@ -333,7 +333,15 @@ fn verdict_in(snap: &vnetd::snapshot::Snapshot, to: &str) -> String {
 #[test]
 fn a_network_rule_to_an_fqdn_follows_the_names_address_after_its_ttl() {
     let prefix = "fwfqdn";
-    let lab = start(prefix, &with_fqdn_rule("10.2.1.4"));
+    let logs = tempfile::tempdir().unwrap();
+    let options = vnetd::daemon::RunOptions {
+        flow_log: Some(vnetd::daemon::options::FlowLogOptions::new(
+            logs.path().to_path_buf(),
+        )),
+        ..vnetd::daemon::RunOptions::default()
+    };
+    let text = common::with_netns_prefix(&with_fqdn_rule("10.2.1.4"), prefix);
+    let lab = Lab::start_with(prefix, &text, options);
     let (old, new) = ("10.2.1.4:80", "10.2.1.5:80");
     let reach = |to: &str, server: &str| {
         common::tcp_echo(&lab.ns("vm1"), &lab.ns(server), to.parse().unwrap())
@@ -348,6 +356,26 @@ fn a_network_rule_to_an_fqdn_follows_the_names_address_after_its_ttl() {
     assert_eq!(dig(&["api.contoso.com"]), "10.2.1.4");
     assert_eq!(dig(&["@10.0.1.4", "api.contoso.com"]), "10.2.1.4");
     assert_eq!(dig(&["+tcp", "@10.0.1.4", "api.contoso.com"]), "10.2.1.4");
+    // Each query over UDP is in the proxy's log (AZFWDnsQuery).
+    let log = logs
+        .path()
+        .join("insights-logs-azfwdnsquery")
+        .join("HUB-FW.json");
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap_or_else(|e| panic!("{}: {e}", log.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2, "{records:#?}");
+    for record in &records {
+        assert_eq!(record["category"], "AZFWDnsQuery");
+        let p = &record["properties"];
+        assert_eq!(p["SourceIp"], "10.1.1.4");
+        assert_eq!(p["QueryName"], "api.contoso.com.");
+        assert_eq!(p["QueryType"], "A");
+        assert_eq!(p["Protocol"], "UDP");
+        assert_eq!(p["ResponseCode"], "NOERROR");
+    }
     assert!(reach(old, "vm2"), "the name's address is allowed");
     assert!(
         !reach(new, "vm2b"),

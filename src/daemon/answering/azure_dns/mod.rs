@@ -31,6 +31,7 @@
 //! through servers outside vnetd's sight is cut ([`in_flight`]).
 
 pub mod in_flight;
+pub mod proxy_log;
 pub mod tcp;
 
 use crate::daemon::forwarding::plane::{Plane, PublishedPlane};
@@ -115,6 +116,9 @@ struct Served {
     socket: UdpSocket,
     /// The same address's TCP listener, for answers too long for UDP.
     listener: TcpListener,
+    /// The firewall whose DNS proxy this socket is, which logs its
+    /// queries.
+    proxy: Option<String>,
 }
 
 /// An outbound endpoint's socket.
@@ -135,6 +139,7 @@ enum Role {
     Answer {
         view: VnetIdx,
         address: IpAddr,
+        proxy: Option<String>,
     },
     Send {
         endpoint: (ResolverIdx, usize),
@@ -156,6 +161,9 @@ struct AzureDns {
     failed: Vec<(u32, Instant)>,
     generation: Option<u64>,
     counters: Arc<DnsCounters>,
+    /// Where the firewalls' DNS proxies log their queries: the flow-log
+    /// directory, when flow logs are on.
+    query_log: Option<std::path::PathBuf>,
 }
 
 /// The sockets this machine's ports want.
@@ -170,10 +178,12 @@ fn wanted(plane: &Plane) -> Vec<Wanted<'_>> {
                 PortKind::AzureDns { vnet } => Role::Answer {
                     view: vnet,
                     address: IpAddr::V4(AZURE_DNS),
+                    proxy: None,
                 },
                 PortKind::ResolverInbound { resolver, .. } => Role::Answer {
                     view: topology.dns_resolvers[resolver].vnet,
                     address,
+                    proxy: None,
                 },
                 // Azure Firewall's DNS proxy with Azure DNS upstream:
                 // what it relays is Azure DNS's answer in its VNet.
@@ -186,6 +196,7 @@ fn wanted(plane: &Plane) -> Vec<Wanted<'_>> {
                     Role::Answer {
                         view: firewall.vnet,
                         address: firewall.private_ip,
+                        proxy: Some(firewall.name.clone()),
                     }
                 }
                 PortKind::ResolverOutbound { resolver, endpoint } => Role::Send {
@@ -223,22 +234,25 @@ impl AzureDns {
             if open {
                 continue;
             }
-            let (address, port) = match w.role {
-                Role::Answer { address, .. } => (address, DNS_PORT),
-                Role::Send { address, .. } => (address, 0),
+            let (address, port) = match &w.role {
+                Role::Answer { address, .. } => (*address, DNS_PORT),
+                Role::Send { address, .. } => (*address, 0),
             };
-            let listening = match w.role {
+            let listening = match &w.role {
                 Role::Answer { .. } => Some(SocketAddr::new(address, port)),
                 Role::Send { .. } => None,
             };
             match bind_in(w.netns, SocketAddr::new(address, port), listening) {
                 Ok((socket, listener)) => match (w.role, listener) {
-                    (Role::Answer { view, .. }, Some(listener)) => self.served.push(Served {
-                        serial: w.serial,
-                        view,
-                        socket,
-                        listener,
-                    }),
+                    (Role::Answer { view, proxy, .. }, Some(listener)) => {
+                        self.served.push(Served {
+                            serial: w.serial,
+                            view,
+                            socket,
+                            listener,
+                            proxy,
+                        })
+                    }
                     (Role::Send { endpoint, .. }, _) => self.outbound.push(Outbound {
                         serial: w.serial,
                         endpoint,
@@ -316,9 +330,15 @@ impl AzureDns {
         out: &mut Vec<u8>,
     ) {
         count(&self.counters.queries);
+        let arrived = Instant::now();
         let served = &self.served[at];
         match snapshot.names.answer(served.view, query, out) {
-            Outcome::Answered(_) => send(&served.socket, out, from, &self.counters),
+            Outcome::Answered(_) => {
+                send(&served.socket, out, from, &self.counters);
+                if let (Some(firewall), Some(dir)) = (&served.proxy, &self.query_log) {
+                    log_query(dir, firewall, (query, out), from, arrived);
+                }
+            }
             Outcome::Malformed => count(&self.counters.malformed),
             Outcome::Forward(forwarded) => {
                 let asker = (served.serial, from);
@@ -452,6 +472,25 @@ impl AzureDns {
     }
 }
 
+/// Logs a query a firewall's proxy answered over UDP (`AZFWDnsQuery`); a
+/// log that cannot be written is said in the daemon's log.
+fn log_query(
+    dir: &std::path::Path,
+    firewall: &str,
+    (query, answer): (&[u8], &[u8]),
+    from: SocketAddr,
+    arrived: Instant,
+) {
+    let secs = arrived.elapsed().as_secs_f64();
+    let Some(entry) = crate::names::query_log::dns_query_entry(query, answer, from, "UDP", secs)
+    else {
+        return;
+    };
+    if let Err(error) = proxy_log::append(dir, firewall, &entry) {
+        tracing::warn!("the DNS proxy log of {firewall} cannot be written: {error}");
+    }
+}
+
 fn send(socket: &UdpSocket, answer: &[u8], to: SocketAddr, counters: &DnsCounters) {
     match socket.send_to(answer, to) {
         Ok(_) => count(&counters.answers),
@@ -490,7 +529,7 @@ fn bind_in(
 /// thread runs again (its sockets are opened again).
 pub(in crate::daemon) fn start(
     plane: Arc<PublishedPlane>,
-    counters: Arc<DnsCounters>,
+    (counters, query_log): (Arc<DnsCounters>, Option<std::path::PathBuf>),
     stop: Arc<AtomicBool>,
     (faults, panics): (Arc<Faults>, Arc<ThreadPanics>),
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -502,6 +541,7 @@ pub(in crate::daemon) fn start(
         move || {
             let mut dns = AzureDns {
                 counters: counters.clone(),
+                query_log: query_log.clone(),
                 ..AzureDns::default()
             };
             dns.run(&plane, &stop, &faults)
