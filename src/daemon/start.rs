@@ -14,7 +14,7 @@ use super::changing::hybrid::{self, Hybrid, Watch};
 use super::changing::lb;
 use super::changing::mesh;
 use super::changing::ports::{self, namespace_spec};
-use super::changing::publish::{publish_health, publish_learned, Records};
+use super::changing::publish::{publish_fqdns, publish_health, publish_learned, Records};
 use super::forwarding::deny_feed::{deny_channel, DenySink};
 use super::forwarding::drop_feed;
 use super::forwarding::firewall_log::{firewall_log_channel, FirewallLogSource};
@@ -456,12 +456,22 @@ impl Daemon {
             let supervision = (self.faults.clone(), self.panics.clone());
             let dns = answering::azure_dns::start(
                 self.plane.clone(),
-                self.names.0.clone(),
+                (self.names.0.clone(), self.firewall_log.clone()),
                 self.stop.clone(),
                 supervision.clone(),
             )
             .context("starting Azure DNS")?;
             self.keep_thread(dns);
+            let (plane, records) = (self.plane.clone(), self.records.clone());
+            let publish = move |fqdns| publish_fqdns(&plane, &records, fqdns);
+            let fqdns = answering::fqdn_refresh::start(
+                self.plane.clone(),
+                publish,
+                self.stop.clone(),
+                supervision.clone(),
+            )
+            .context("starting the firewalls' FQDN resolver")?;
+            self.keep_thread(fqdns);
             let services = answering::services::start(
                 self.plane.clone(),
                 self.names.1.clone(),

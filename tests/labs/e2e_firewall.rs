@@ -266,3 +266,163 @@ fn what_the_firewall_admits_leaves_userspace_where_nothing_caps_it() {
         assert!(bytes_in(1) >= received && bytes_in(2) >= received);
     }
 }
+
+// ---- a network rule to an FQDN follows the name's address ---------------
+
+/// The example with its web rule written to `api.contoso.com` (the DNS
+/// proxy on, Azure DNS its upstream), `contoso.com` a private zone linked
+/// to the hub where `api` (TTL 5 s) is `api_address`, and a second VM in
+/// spoke2, `vm2b` (10.2.1.5).
+fn with_fqdn_rule(api_address: &str) -> String {
+    let mut text = EXAMPLE.to_string();
+    for (from, to) in [
+        (
+            "destination_addresses: [10.2.0.0/16], destination_ports: [\"80\", \"443\"]",
+            "destination_fqdns: [api.contoso.com], destination_ports: [\"80\", \"443\"]",
+        ),
+        (
+            "  - name: hub-fw-policy\n",
+            "  - name: hub-fw-policy\n    dns: {proxy_enabled: true}\n",
+        ),
+        (
+            "  - name: vm2\n",
+            "  - name: vm2b\n    subnet: spoke2/app\n    private_ip_address: 10.2.1.5\n  - name: vm2\n",
+        ),
+        // spoke1's VMs ask the firewall's DNS proxy.
+        (
+            "  - name: spoke1\n    address_space: [10.1.0.0/16]\n",
+            "  - name: spoke1\n    address_space: [10.1.0.0/16]\n    dns_servers: [10.0.1.4]\n",
+        ),
+    ] {
+        let edited = text.replacen(from, to, 1);
+        assert_ne!(edited, text, "{from}");
+        text = edited;
+    }
+    // The file's expectations speak of the rule as it was written.
+    let start = text.find("expectations:\n").unwrap();
+    let end = text.find("\nvnets:\n").unwrap();
+    text.replace_range(start..end, "");
+    text.push_str(&format!(
+        "\nprivate_dns_zones:\n  - name: contoso.com\n    records:\n      - {{name: api, type: A, ttl: 5, records: [{api_address}]}}\n    virtual_network_links:\n      - {{name: hub, virtual_network: hub}}\n"
+    ));
+    text
+}
+
+/// What the published plane's trace says of vm1's TCP 80 to `to`.
+fn verdict_to(lab: &Lab, to: &str) -> String {
+    let snap = lab.daemon().snapshot();
+    verdict_in(&snap, to)
+}
+
+fn verdict_in(snap: &vnetd::snapshot::Snapshot, to: &str) -> String {
+    let vm1 = snap.topology.nic_by_name("vm1").unwrap();
+    let query = TraceQuery {
+        from: Endpoint::Nic(vm1),
+        to: to.parse().unwrap(),
+        protocol: ExpectedProtocol::Tcp,
+        port: Some(80),
+    };
+    trace(snap, &query).unwrap().verdict
+}
+
+/// A network rule to `api.contoso.com` follows a change of the name's
+/// address once the firewall asks again (the answer's TTL, at least the
+/// 15 s Azure updates its rules at): the new address is allowed, on real
+/// connections and in `trace`; the old one stays allowed, as Azure keeps
+/// an address the DNS server no longer returns for 15 minutes.
+#[test]
+fn a_network_rule_to_an_fqdn_follows_the_names_address_after_its_ttl() {
+    let prefix = "fwfqdn";
+    let logs = tempfile::tempdir().unwrap();
+    let options = vnetd::daemon::RunOptions {
+        flow_log: Some(vnetd::daemon::options::FlowLogOptions {
+            dir: logs.path().to_path_buf(),
+            interval: Duration::from_millis(500),
+        }),
+        ..vnetd::daemon::RunOptions::default()
+    };
+    let text = common::with_netns_prefix(&with_fqdn_rule("10.2.1.4"), prefix);
+    let lab = Lab::start_with(prefix, &text, options);
+    let (old, new) = ("10.2.1.4:80", "10.2.1.5:80");
+    let reach = |to: &str, server: &str| {
+        common::tcp_echo(&lab.ns("vm1"), &lab.ns(server), to.parse().unwrap())
+    };
+    // vm1 asks the firewall's proxy, named by its VNet's DNS servers (its
+    // resolv.conf) and by address, over UDP and TCP.
+    let dig = |args: &[&str]| {
+        let mut all = vec!["dig", "+short", "+time=2", "+tries=1"];
+        all.extend_from_slice(args);
+        common::stdout_in(&lab.ns("vm1"), &all).trim().to_string()
+    };
+    assert_eq!(dig(&["api.contoso.com"]), "10.2.1.4");
+    assert_eq!(dig(&["@10.0.1.4", "api.contoso.com"]), "10.2.1.4");
+    assert_eq!(dig(&["+tcp", "@10.0.1.4", "api.contoso.com"]), "10.2.1.4");
+    // Each query over UDP is in the proxy's log (AZFWDnsQuery).
+    let container = "insights-logs-azfwdnsquery";
+    assert!(
+        common::wait_for(Duration::from_secs(10), || {
+            common::check_agreement::firewall_table(logs.path(), container).len() >= 2
+        }),
+        "the proxy's queries are logged"
+    );
+    let records = common::check_agreement::firewall_table(logs.path(), container);
+    assert_eq!(records.len(), 2, "{records:#?}");
+    for record in &records {
+        assert_eq!(record["category"], "AZFWDnsQuery");
+        let p = &record["properties"];
+        assert_eq!(p["SourceIp"], "10.1.1.4");
+        assert_eq!(p["QueryName"], "api.contoso.com.");
+        assert_eq!(p["QueryType"], "A");
+        assert_eq!(p["Protocol"], "UDP");
+        assert_eq!(p["ResponseCode"], "NOERROR");
+    }
+    assert!(reach(old, "vm2"), "the name's address is allowed");
+    assert!(
+        !reach(new, "vm2b"),
+        "another address meets the default action"
+    );
+    assert_eq!(verdict_to(&lab, "10.2.1.4"), "Allow");
+    assert_eq!(verdict_to(&lab, "10.2.1.5"), "Deny");
+    // The firewall's resolver publishes its first answer: the same address.
+    assert!(
+        common::wait_for(Duration::from_secs(20), || {
+            lab.daemon()
+                .snapshot()
+                .fqdns
+                .get("hub-fw", "api.contoso.com")
+                == Some(&["10.2.1.4".parse().unwrap()][..])
+        }),
+        "the firewall's answer is published"
+    );
+    let moved = format!("netns_prefix: {prefix}-\n{}", with_fqdn_rule("10.2.1.5"));
+    if let Err(e) = lab.daemon().apply("moved.yaml", &moved) {
+        panic!("apply refused: {e:?}");
+    }
+    // Until the firewall asks again, its rules hold what it was answered
+    // (the daemon's own report and its trace agree on every plane).
+    let applied = lab.daemon().snapshot();
+    let held = applied
+        .fqdns
+        .get("hub-fw", "api.contoso.com")
+        .unwrap()
+        .to_vec();
+    let new_ip: std::net::IpAddr = "10.2.1.5".parse().unwrap();
+    let want = if held.contains(&new_ip) {
+        "Allow"
+    } else {
+        "Deny"
+    };
+    assert_eq!(verdict_in(&applied, "10.2.1.5"), want, "{held:?}");
+    assert!(
+        common::wait_for(Duration::from_secs(60), || verdict_to(&lab, "10.2.1.5")
+            == "Allow"),
+        "the new address is allowed once the answer is asked again"
+    );
+    assert!(reach(new, "vm2b"), "a real connection to the new address");
+    assert_eq!(
+        verdict_to(&lab, "10.2.1.4"),
+        "Allow",
+        "the old address is kept"
+    );
+    assert!(reach(old, "vm2"), "the old address is kept");
+}

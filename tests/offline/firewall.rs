@@ -117,6 +117,9 @@ fn broken_firewalls_are_refused_with_line_and_reason() {
     }
 }
 
+/// Texts replaced in a file, in order.
+type Edits<'a> = &'a [(&'a str, &'a str)];
+
 /// What Azure refuses in a policy's application rules and FQDNs is
 /// refused at its line, with Azure's reason; what it accepts is accepted.
 #[test]
@@ -124,9 +127,7 @@ fn application_rules_and_fqdns_are_refused_only_where_azure_refuses_them() {
     let app = "        application_rule_collections:\n          - name: web\n            priority: 300\n            action: Allow\n            rules:\n              - {name: ubuntu, protocols: [{type: Https, port: 443}], source_addresses: [10.1.0.0/16], destination_fqdns: [\"*.ubuntu.com\"]}\n        network_rule_collections:\n";
     let fqdn = "destination_fqdns: [db.contoso.com], destination_ports: [\"22\"]";
     let proxy = "  - name: hub-fw-policy\n    dns: {proxy_enabled: true}\n";
-    /// Edits of the example, the text at the refused line, the reason.
-    type Refusal<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
-    let refused: [Refusal; 4] = [
+    let refused: [(Edits, &str, &str); 4] = [
         (
             &[(
                 "destination_addresses: [10.2.0.0/16], destination_ports: [\"22\"]",
@@ -522,4 +523,135 @@ proptest! {
             }
         }
     }
+}
+
+// ---- FQDNs in network rules, resolved as the DNS proxy asks ------------
+
+/// The example with its web rule written to the FQDN `api.contoso.com`,
+/// the DNS proxy on, and `contoso.com` a private DNS zone linked to the
+/// hub (the firewall's VNet) where `api` is `api_address`; `expectations`
+/// replace the file's.
+fn with_fqdn_rule(api_address: &str, expectations: &str) -> String {
+    let start = BASE.find("expectations:\n").unwrap();
+    let end = BASE.find("\nvnets:\n").unwrap();
+    let mut text = format!(
+        "{}expectations:\n{expectations}{}",
+        &BASE[..start],
+        &BASE[end..]
+    );
+    for (from, to) in [
+        (
+            "destination_addresses: [10.2.0.0/16], destination_ports: [\"80\", \"443\"]",
+            "destination_fqdns: [api.contoso.com], destination_ports: [\"80\", \"443\"]",
+        ),
+        (
+            "  - name: hub-fw-policy\n",
+            "  - name: hub-fw-policy\n    dns: {proxy_enabled: true}\n",
+        ),
+    ] {
+        let edited = text.replacen(from, to, 1);
+        assert_ne!(edited, text, "{from}");
+        text = edited;
+    }
+    text.push_str(&format!(
+        "\nprivate_dns_zones:\n  - name: contoso.com\n    records:\n      - {{name: api, type: A, ttl: 5, records: [{api_address}]}}\n    virtual_network_links:\n      - {{name: hub, virtual_network: hub}}\n"
+    ));
+    text
+}
+
+/// A network rule to an FQDN matches the address Azure DNS answers in the
+/// firewall's VNet, in `check` and `trace`: the address the name holds is
+/// allowed, the one it no longer holds meets the default action, and the
+/// way back is judged by the rules as written.
+#[test]
+fn a_network_rule_to_an_fqdn_matches_what_azure_dns_answers_for_it() {
+    let to_vm2 = "  - {name: web-to-api, from: vm1, to: vm2, protocol: Tcp, port: 443, result: Allow, via: [hub-fw]}\n  - {name: back-is-not-the-rule, from: vm2, to: vm1, protocol: Tcp, port: 443, result: Deny, reason: firewall_denied}\n";
+    let elsewhere = "  - {name: web-to-vm2-denied, from: vm1, to: vm2, protocol: Tcp, port: 443, result: Deny, reason: firewall_denied}\n  - {name: back-is-not-the-rule, from: vm2, to: vm1, protocol: Tcp, port: 443, result: Deny, reason: firewall_denied}\n";
+    for (name, address, expectations, pass) in [
+        ("fqdn-is-vm2", "10.2.1.4", to_vm2, true),
+        ("fqdn-is-elsewhere", "10.2.1.5", elsewhere, true),
+        // The reference: the opposite expectations must fail.
+        ("fqdn-is-elsewhere-wrong", "10.2.1.5", to_vm2, false),
+        ("fqdn-is-vm2-wrong", "10.2.1.4", elsewhere, false),
+    ] {
+        let text = with_fqdn_rule(address, expectations);
+        let (code, stderr, path) = check(TAG, name, &text);
+        assert_eq!(code == Some(0), pass, "{name}: {stderr}");
+        if !pass {
+            continue;
+        }
+        let out = vnetd_cli(&[
+            "trace",
+            "--config",
+            path.to_str().unwrap(),
+            "--from",
+            "vm1",
+            "--to",
+            "vm2",
+            "--protocol",
+            "tcp",
+            "--port",
+            "443",
+        ]);
+        let trace = String::from_utf8_lossy(&out.stdout);
+        let allowed = address == "10.2.1.4";
+        assert_eq!(
+            trace.contains("spoke1-to-spoke2-web"),
+            allowed,
+            "{name}: {trace}"
+        );
+        assert_eq!(
+            trace.contains("Default action"),
+            !allowed,
+            "{name}: {trace}"
+        );
+    }
+}
+
+/// The live answers a snapshot was compiled with win over the offline
+/// ones, are kept by an `apply` and by every republish of the same
+/// topology, and a new answer moves the rule to the new address.
+#[test]
+fn live_fqdn_answers_are_carried_over_and_move_the_rule() {
+    use vnetd::snapshot::fqdns::FqdnResolutions;
+    let text = with_fqdn_rule("10.2.1.4", "");
+    let topology = parse_str("fw.yaml", &text).unwrap().topology;
+    let first = Snapshot::compile(topology.clone(), 1);
+    let to_vm2 = |snap: &Snapshot| web_to(snap, "10.2.1.4");
+    assert!(to_vm2(&first), "offline: Azure DNS's answer");
+    assert!(first.fqdns.iter().next().is_none());
+    let moved = std::sync::Arc::new(FqdnResolutions::default().with(
+        "hub-fw",
+        "api.contoso.com",
+        vec!["10.2.1.5".parse().unwrap()],
+    ));
+    let live = Snapshot::reresolved(&first, moved.clone(), 2);
+    assert_eq!(live.generation, 2);
+    assert_eq!(live.topology_version, first.topology_version);
+    assert!(!to_vm2(&live), "the live answer wins");
+    assert!(web_to(&live, "10.2.1.5"));
+    let applied = Snapshot::compile_after(topology, 3, &live);
+    assert_eq!(applied.fqdns, moved, "an apply keeps the live answers");
+    assert!(!to_vm2(&applied) && web_to(&applied, "10.2.1.5"));
+    let rehealthed = Snapshot::rehealthed(&applied, applied.health.clone(), 4);
+    assert_eq!(rehealthed.fqdns, moved);
+    let relearned = Snapshot::relearned(&applied, applied.learned.clone(), 5);
+    assert_eq!(relearned.fqdns, moved);
+    assert!(web_to(&relearned, "10.2.1.5") && !to_vm2(&relearned));
+}
+
+/// Whether vm1's TCP 443 to `dst` passes the firewall (the firewall
+/// judges what reaches it: vm1's hop ends there, or is dropped there).
+fn web_to(snap: &Snapshot, dst: &str) -> bool {
+    let vm1 = snap.port_by_name("vm1").unwrap();
+    let fw = snap.port_by_name("hub-fw").unwrap();
+    let bytes = packet(Proto::Tcp, "10.1.1.4", dst, 443);
+    decide(snap, &Stateless, vm1, &bytes, 0) == Verdict::Deliver(fw)
+}
+
+fn vnetd_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_vnetd"))
+        .args(args)
+        .output()
+        .unwrap()
 }

@@ -59,7 +59,7 @@ pub fn resolve_live(
 
 /// Sends `query` to `server` from inside `netns` and reads the reply
 /// with id `id`.
-fn ask(
+pub(super) fn ask(
     netns: &str,
     server: SocketAddr,
     query: &[u8],

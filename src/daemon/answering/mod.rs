@@ -1,7 +1,9 @@
 //! What answers inside the lab as Azure's own platform does: Azure DNS at
 //! 168.63.129.16 in every VNet ([`azure_dns`]), and the PaaS resources
 //! reached through Private Endpoints ([`paas`]), Azure Firewall's
-//! application rules at the firewall's proxy ([`firewall_proxy`]); and the DNS servers the
+//! application rules at the firewall's proxy ([`firewall_proxy`]); the
+//! firewalls' answers for their network rules' FQDNs ([`fqdn_refresh`]);
+//! and the DNS servers the
 //! file asks vnetd to run in VMs and on-premises hosts ([`dns_servers`]),
 //! kept running by [`services`]. Each runs on a thread of
 //! its own, outside the packets' path: the fabric delivers to their ports'
@@ -21,6 +23,7 @@
 pub mod azure_dns;
 pub mod dns_servers;
 pub mod firewall_proxy;
+pub mod fqdn_refresh;
 pub mod live;
 pub mod paas;
 pub mod services;

@@ -6,9 +6,9 @@
 //! loaded and swap it in only if that one is still published
 //! (compare-and-swap). When another plane was published meanwhile, they
 //! build theirs again from it, with the latest of both records: `apply`
-//! never publishes over health or routes published during its run, the
-//! prober and the watchers never over a topology `apply` published, and
-//! generations only grow.
+//! never publishes over health, routes or FQDN answers published during
+//! its run, the prober, the watchers and the firewalls' FQDN resolver
+//! never over a topology `apply` published, and generations only grow.
 //!
 //! It may use the plane, the load balancers' health filter and the
 //! learned routes' book.
@@ -18,9 +18,10 @@ use super::lb::health_for;
 use crate::daemon::forwarding::plane::{LivePort, Plane, Publication, PublishedPlane};
 use crate::plan::PortIdx;
 use crate::policy::load_balancers::BackendHealth;
+use crate::snapshot::fqdns::FqdnResolutions;
 use crate::snapshot::Snapshot;
 use crate::topology::TiVec;
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use std::sync::Arc;
 
 /// What the publishers record before they publish, and what every
@@ -35,6 +36,9 @@ pub struct Records {
     /// In a spread lab, the down backends the other machines' probers
     /// found, as the host mesh last heard them.
     pub remote_health: ArcSwap<BackendHealth>,
+    /// What the firewalls' DNS proxies last answered for their network
+    /// rules' FQDNs; none until the first answer.
+    pub fqdns: ArcSwapOption<FqdnResolutions>,
 }
 
 impl Records {
@@ -77,6 +81,18 @@ pub fn publish_remote_health(plane: &PublishedPlane, records: &Records, health: 
     republish(plane, |old| {
         let health = records.health_for(old);
         (health != old.health).then(|| Snapshot::rehealthed(old, health, old.generation + 1))
+    });
+}
+
+/// Records `fqdns` as what the firewalls' DNS proxies answer now, then
+/// publishes a new plane compiled with them (same topology, the next
+/// generation, so that flows are judged again under the new rules);
+/// nothing when the plane already carries them.
+pub fn publish_fqdns(plane: &PublishedPlane, records: &Records, fqdns: FqdnResolutions) {
+    let fqdns = Arc::new(fqdns);
+    records.fqdns.store(Some(fqdns.clone()));
+    republish(plane, |old| {
+        (*old.fqdns != *fqdns).then(|| Snapshot::reresolved(old, fqdns.clone(), old.generation + 1))
     });
 }
 
@@ -128,6 +144,11 @@ pub fn publish_applied(
         }
         if health != snapshot.health {
             snapshot = Arc::new(Snapshot::rehealthed(&snapshot, health, generation));
+        }
+        if let Some(fqdns) = records.fqdns.load_full() {
+            if *fqdns != *snapshot.fqdns {
+                snapshot = Arc::new(Snapshot::reresolved(&snapshot, fqdns, generation));
+            }
         }
         let new = Arc::new(with_ports.with_snapshot(snapshot.clone()));
         match plane.publish_over(&old, new, faults) {
@@ -274,5 +295,29 @@ load_balancers:
         publish_health(&plane, &records, &down(&["web1"]));
         assert!(Arc::ptr_eq(&plane.load_full(), &published));
         assert_eq!(published.snapshot.generation, 2);
+    }
+
+    #[test]
+    fn fqdn_answers_publish_once_per_change_and_an_apply_keeps_them() {
+        let (plane, records) = started();
+        let loaded = plane.load_full();
+        let applied = Snapshot::compile_after(topology(), 2, &loaded.snapshot);
+        let answer = |ip: &str| {
+            FqdnResolutions::default().with("fw", "api.contoso.com", vec![ip.parse().unwrap()])
+        };
+        publish_fqdns(&plane, &records, answer("10.9.0.1"));
+        assert_eq!(plane.load().snapshot.generation, 2);
+        assert_eq!(*plane.load().snapshot.fqdns, answer("10.9.0.1"));
+        // The same answer again (a TTL expired, nothing changed): nothing.
+        let published = plane.load_full();
+        publish_fqdns(&plane, &records, answer("10.9.0.1"));
+        assert!(Arc::ptr_eq(&plane.load_full(), &published));
+        // An apply compiled before the answer publishes after it, with it.
+        let generation = apply_moving_nothing(&plane, &records, Arc::new(applied));
+        assert_eq!(generation, 3);
+        assert_eq!(*plane.load().snapshot.fqdns, answer("10.9.0.1"));
+        publish_fqdns(&plane, &records, answer("10.9.0.2"));
+        assert_eq!(plane.load().snapshot.generation, 4);
+        assert_eq!(*plane.load().snapshot.fqdns, answer("10.9.0.2"));
     }
 }

@@ -30,6 +30,7 @@
 
 mod lookup;
 mod loops;
+pub mod query_log;
 mod resolution;
 mod wire;
 mod zones;

@@ -45,14 +45,16 @@ impl StageOwner {
     }
 }
 
-/// The stage of an Azure Firewall's port: its policy's network rules and
-/// the default action, judged where packets reach it.
+/// The stage of an Azure Firewall's port: its policy's network rules (an
+/// FQDN matching the addresses `fqdns` gives for it) and the default
+/// action, judged where packets reach it.
 pub(super) fn firewall_stage(
     topology: &Topology,
     f: FirewallIdx,
+    fqdns: firewall::FqdnAddresses<'_>,
     rule_names: &RuleNames,
 ) -> NsgStage {
-    let rules = firewall::effective_rules(topology, &topology.firewalls[f], &|_| Vec::new());
+    let rules = firewall::effective_rules(topology, &topology.firewalls[f], fqdns);
     let owner = StageOwner::Firewall(f);
     NsgStage::compile(topology, NsgLevel::Firewall, owner, rules, rule_names)
 }

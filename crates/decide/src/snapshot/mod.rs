@@ -52,6 +52,7 @@ mod changes;
 pub mod edge;
 pub mod firewalls;
 mod forwarding;
+pub mod fqdns;
 pub mod gateways;
 pub mod load_balancers;
 pub mod rule_names;
@@ -272,6 +273,11 @@ pub struct Snapshot {
     /// What the load balancers' health probes found when this snapshot was
     /// compiled: the other input beside the topology.
     pub health: BackendHealth,
+    /// What the firewalls' DNS proxies answered for their network rules'
+    /// FQDNs when this snapshot was compiled; carried over by an `apply`
+    /// (the live answers hold until their TTL) and by every publish of the
+    /// same topology.
+    pub fqdns: Arc<fqdns::FqdnResolutions>,
     /// Every load balancer's frontends, in file order.
     pub frontends: Vec<FrontendTables>,
     /// Per VNet, the port of its health prober (which owns 168.63.129.16).
@@ -313,6 +319,24 @@ impl<'a> Lineage<'a> {
     }
 }
 
+/// What a snapshot is compiled from beside its topology.
+struct Inputs {
+    learned: LearnedRoutes,
+    health: BackendHealth,
+    fqdns: Arc<fqdns::FqdnResolutions>,
+}
+
+impl Inputs {
+    /// The inputs `previous` was compiled with.
+    fn of(previous: &Snapshot) -> Inputs {
+        Inputs {
+            learned: previous.learned.clone(),
+            health: previous.health.clone(),
+            fqdns: previous.fqdns.clone(),
+        }
+    }
+}
+
 /// What makes two NICs' view of one NSG identical.
 #[derive(Hash, PartialEq, Eq)]
 struct StageKey {
@@ -336,8 +360,11 @@ impl Snapshot {
     ) -> Snapshot {
         Snapshot::compile_with(
             topology,
-            learned,
-            BackendHealth::default(),
+            Inputs {
+                learned,
+                health: BackendHealth::default(),
+                fqdns: Arc::default(),
+            },
             generation,
             Lineage::First,
         )
@@ -359,8 +386,11 @@ impl Snapshot {
     ) -> Snapshot {
         Snapshot::compile_with(
             topology,
-            learned,
-            previous.health.clone(),
+            Inputs {
+                learned,
+                health: previous.health.clone(),
+                fqdns: previous.fqdns.clone(),
+            },
             generation,
             Lineage::After(previous),
         )
@@ -369,27 +399,43 @@ impl Snapshot {
     /// The successor of `previous` for the same topology, with what the
     /// gateways have learned now.
     pub fn relearned(previous: &Snapshot, learned: LearnedRoutes, generation: u64) -> Snapshot {
-        Snapshot::recompiled(previous, learned, previous.health.clone(), generation)
+        let inputs = Inputs {
+            learned,
+            ..Inputs::of(previous)
+        };
+        Snapshot::recompiled(previous, inputs, generation)
     }
 
     /// The successor of `previous` for the same topology, with what the
     /// load balancers' probes find now.
     pub fn rehealthed(previous: &Snapshot, health: BackendHealth, generation: u64) -> Snapshot {
-        Snapshot::recompiled(previous, previous.learned.clone(), health, generation)
+        let inputs = Inputs {
+            health,
+            ..Inputs::of(previous)
+        };
+        Snapshot::recompiled(previous, inputs, generation)
+    }
+
+    /// The successor of `previous` for the same topology, with what the
+    /// firewalls' DNS proxies answer now for their network rules' FQDNs.
+    pub fn reresolved(
+        previous: &Snapshot,
+        fqdns: Arc<fqdns::FqdnResolutions>,
+        generation: u64,
+    ) -> Snapshot {
+        let inputs = Inputs {
+            fqdns,
+            ..Inputs::of(previous)
+        };
+        Snapshot::recompiled(previous, inputs, generation)
     }
 
     /// The successor of `previous` for the same topology, from the given
     /// inputs.
-    fn recompiled(
-        previous: &Snapshot,
-        learned: LearnedRoutes,
-        health: BackendHealth,
-        generation: u64,
-    ) -> Snapshot {
+    fn recompiled(previous: &Snapshot, inputs: Inputs, generation: u64) -> Snapshot {
         Snapshot::compile_with(
             previous.topology.clone(),
-            learned,
-            health,
+            inputs,
             generation,
             Lineage::SameTopology(previous),
         )
@@ -404,12 +450,20 @@ impl Snapshot {
     )]
     fn compile_with(
         topology: Topology,
-        learned: LearnedRoutes,
-        health: BackendHealth,
+        inputs: Inputs,
         generation: u64,
         lineage: Lineage<'_>,
     ) -> Snapshot {
+        let Inputs {
+            learned,
+            health,
+            fqdns,
+        } = inputs;
         let previous = lineage.previous();
+        let names = match lineage {
+            Lineage::SameTopology(previous) => previous.names.clone(),
+            _ => Arc::new(crate::names::NameTables::compile(&topology)),
+        };
         let rule_names = previous.map_or_else(Default::default, |p| p.rule_names.clone());
         let plan = Plan::derive(&topology);
         let forwarding = Forwarding::build(&topology, &plan);
@@ -506,7 +560,16 @@ impl Snapshot {
                     .collect()
             };
             let mut inbound = match nic.kind.firewall() {
-                Some(f) => vec![firewalls::firewall_stage(&topology, f, &rule_names)],
+                Some(f) => {
+                    let resolved =
+                        |fqdn: &str| fqdns::fqdn_addresses(&topology, &names, &fqdns, f, fqdn);
+                    vec![firewalls::firewall_stage(
+                        &topology,
+                        f,
+                        &resolved,
+                        &rule_names,
+                    )]
+                }
                 None => stages_for(Direction::Inbound),
             };
             let mut outbound = stages_for(Direction::Outbound);
@@ -605,10 +668,6 @@ impl Snapshot {
             }
             Lineage::First => Arc::new(shaping::ShapingTables::compile(&topology, &plan)),
         };
-        let names = match lineage {
-            Lineage::SameTopology(previous) => previous.names.clone(),
-            _ => Arc::new(crate::names::NameTables::compile(&topology)),
-        };
         let topology_version = match lineage {
             Lineage::SameTopology(previous) => previous.topology_version,
             Lineage::First | Lineage::After(_) => changes::next_topology_version(),
@@ -629,6 +688,7 @@ impl Snapshot {
             rule_names,
             learned,
             health,
+            fqdns,
             frontends,
             probers,
             azure_dns,

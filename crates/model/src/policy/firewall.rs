@@ -84,8 +84,45 @@ pub const APPLICATION_RULES: &str = "Application rules";
 /// rule: what the compiled rules match in its place.
 pub type FqdnAddresses<'a> = &'a dyn Fn(&str) -> Vec<IpAddr>;
 
+/// The name of what lets clients reach the firewall's DNS proxy.
+pub const DNS_PROXY: &str = "DNS proxy";
+
+/// With its policy's DNS proxy on, the firewall takes DNS questions (UDP
+/// and TCP 53) from anyone at its private address, which no rule of the
+/// policy judges: "A DNS proxy is an intermediary for DNS requests from
+/// client virtual machines to a DNS server" (Azure Firewall DNS
+/// settings), which the clients name as their DNS server.
+fn dns_proxy_rules(topology: &Topology, firewall: &AzureFirewall) -> Vec<EffectiveRule> {
+    let proxied = firewall
+        .policy
+        .is_some_and(|p| topology.firewall_policies[p].dns.proxy_enabled);
+    if !proxied {
+        return Vec::new();
+    }
+    let anyone: Vec<IpNet> = ["0.0.0.0/0", "::/0"]
+        .iter()
+        .map(|n| n.parse().expect("constant prefix"))
+        .collect();
+    let port = crate::net::PortRange { lo: 53, hi: 53 };
+    [Protocol::Udp, Protocol::Tcp]
+        .into_iter()
+        .map(|protocol| {
+            firewall_rule(
+                DNS_PROXY.to_string(),
+                0,
+                Access::Allow,
+                protocol,
+                PortSpec::Ranges(vec![port]),
+                &anyone,
+                &[IpNet::from(firewall.private_ip)],
+            )
+        })
+        .collect()
+}
+
 /// The firewall's rules in evaluation order, ending with the default
-/// action: its policy's DNAT rules first (each allowing what it
+/// action: what reaches its DNS proxy (with the proxy on), then its
+/// policy's DNAT rules (each allowing what it
 /// translates, the network rule Azure adds for it: "DNAT rules are
 /// processed before network rules"), then its network rules (an FQDN
 /// matching the addresses `fqdns` gives for it), then what its
@@ -97,7 +134,7 @@ pub fn effective_rules(
     firewall: &AzureFirewall,
     fqdns: FqdnAddresses<'_>,
 ) -> Vec<EffectiveRule> {
-    let mut out = Vec::new();
+    let mut out = dns_proxy_rules(topology, firewall);
     let dnat = firewall
         .policy
         .and_then(|p| topology.edge.dnat_rules.get(&p))

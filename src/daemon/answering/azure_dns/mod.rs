@@ -8,6 +8,10 @@
 //! - a UDP socket on each inbound endpoint's address, port 53, answering
 //!   as Azure DNS of the resolver's VNet (on-premises servers forward
 //!   there over the VPN or ExpressRoute);
+//! - a UDP socket on the private address of each Azure Firewall whose
+//!   policy's DNS proxy is on and asks Azure DNS (no custom servers),
+//!   answering as Azure DNS of the firewall's VNet: the proxy relays
+//!   Azure DNS's answer;
 //! - a UDP socket on each outbound endpoint's address: a question a
 //!   forwarding rule takes is sent from there to the rule's targets (the
 //!   first, then the next after [`FORWARD_TIMEOUT`]), and their answer is
@@ -27,6 +31,7 @@
 //! through servers outside vnetd's sight is cut ([`in_flight`]).
 
 pub mod in_flight;
+pub mod proxy_log;
 pub mod tcp;
 
 use crate::daemon::forwarding::plane::{Plane, PublishedPlane};
@@ -111,6 +116,9 @@ struct Served {
     socket: UdpSocket,
     /// The same address's TCP listener, for answers too long for UDP.
     listener: TcpListener,
+    /// The firewall whose DNS proxy this socket is, which logs its
+    /// queries.
+    proxy: Option<String>,
 }
 
 /// An outbound endpoint's socket.
@@ -131,6 +139,7 @@ enum Role {
     Answer {
         view: VnetIdx,
         address: IpAddr,
+        proxy: Option<String>,
     },
     Send {
         endpoint: (ResolverIdx, usize),
@@ -152,6 +161,9 @@ struct AzureDns {
     failed: Vec<(u32, Instant)>,
     generation: Option<u64>,
     counters: Arc<DnsCounters>,
+    /// Where the firewalls' DNS proxies log their queries (the firewalls'
+    /// log, which writes nothing without flow logs).
+    query_log: Option<crate::daemon::forwarding::firewall_log::FirewallLog>,
 }
 
 /// The sockets this machine's ports want.
@@ -166,11 +178,27 @@ fn wanted(plane: &Plane) -> Vec<Wanted<'_>> {
                 PortKind::AzureDns { vnet } => Role::Answer {
                     view: vnet,
                     address: IpAddr::V4(AZURE_DNS),
+                    proxy: None,
                 },
                 PortKind::ResolverInbound { resolver, .. } => Role::Answer {
                     view: topology.dns_resolvers[resolver].vnet,
                     address,
+                    proxy: None,
                 },
+                // Azure Firewall's DNS proxy with Azure DNS upstream:
+                // what it relays is Azure DNS's answer in its VNet.
+                PortKind::Firewall { firewall } => {
+                    let firewall = &topology.firewalls[firewall];
+                    let dns = &topology.firewall_policies[firewall.policy?].dns;
+                    if !dns.proxy_enabled || !dns.servers.is_empty() {
+                        return None;
+                    }
+                    Role::Answer {
+                        view: firewall.vnet,
+                        address: firewall.private_ip,
+                        proxy: Some(firewall.name.clone()),
+                    }
+                }
                 PortKind::ResolverOutbound { resolver, endpoint } => Role::Send {
                     endpoint: (resolver, endpoint),
                     address,
@@ -206,22 +234,25 @@ impl AzureDns {
             if open {
                 continue;
             }
-            let (address, port) = match w.role {
-                Role::Answer { address, .. } => (address, DNS_PORT),
-                Role::Send { address, .. } => (address, 0),
+            let (address, port) = match &w.role {
+                Role::Answer { address, .. } => (*address, DNS_PORT),
+                Role::Send { address, .. } => (*address, 0),
             };
-            let listening = match w.role {
+            let listening = match &w.role {
                 Role::Answer { .. } => Some(SocketAddr::new(address, port)),
                 Role::Send { .. } => None,
             };
             match bind_in(w.netns, SocketAddr::new(address, port), listening) {
                 Ok((socket, listener)) => match (w.role, listener) {
-                    (Role::Answer { view, .. }, Some(listener)) => self.served.push(Served {
-                        serial: w.serial,
-                        view,
-                        socket,
-                        listener,
-                    }),
+                    (Role::Answer { view, proxy, .. }, Some(listener)) => {
+                        self.served.push(Served {
+                            serial: w.serial,
+                            view,
+                            socket,
+                            listener,
+                            proxy,
+                        })
+                    }
                     (Role::Send { endpoint, .. }, _) => self.outbound.push(Outbound {
                         serial: w.serial,
                         endpoint,
@@ -299,9 +330,15 @@ impl AzureDns {
         out: &mut Vec<u8>,
     ) {
         count(&self.counters.queries);
+        let arrived = Instant::now();
         let served = &self.served[at];
         match snapshot.names.answer(served.view, query, out) {
-            Outcome::Answered(_) => send(&served.socket, out, from, &self.counters),
+            Outcome::Answered(_) => {
+                send(&served.socket, out, from, &self.counters);
+                if let (Some(firewall), Some(log)) = (&served.proxy, &self.query_log) {
+                    log_query(log, firewall, (query, out), from, arrived);
+                }
+            }
             Outcome::Malformed => count(&self.counters.malformed),
             Outcome::Forward(forwarded) => {
                 let asker = (served.serial, from);
@@ -435,6 +472,22 @@ impl AzureDns {
     }
 }
 
+/// Logs a query a firewall's proxy answered over UDP (`AZFWDnsQuery`),
+/// through the firewalls' log.
+fn log_query(
+    log: &crate::daemon::forwarding::firewall_log::FirewallLog,
+    firewall: &str,
+    (query, answer): (&[u8], &[u8]),
+    from: SocketAddr,
+    arrived: Instant,
+) {
+    let secs = arrived.elapsed().as_secs_f64();
+    if let Some(entry) = crate::names::query_log::dns_query_entry(query, answer, from, "UDP", secs)
+    {
+        log.append(firewall, proxy_log::row(entry));
+    }
+}
+
 fn send(socket: &UdpSocket, answer: &[u8], to: SocketAddr, counters: &DnsCounters) {
     match socket.send_to(answer, to) {
         Ok(_) => count(&counters.answers),
@@ -473,7 +526,10 @@ fn bind_in(
 /// thread runs again (its sockets are opened again).
 pub(in crate::daemon) fn start(
     plane: Arc<PublishedPlane>,
-    counters: Arc<DnsCounters>,
+    (counters, query_log): (
+        Arc<DnsCounters>,
+        crate::daemon::forwarding::firewall_log::FirewallLog,
+    ),
     stop: Arc<AtomicBool>,
     (faults, panics): (Arc<Faults>, Arc<ThreadPanics>),
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -485,6 +541,7 @@ pub(in crate::daemon) fn start(
         move || {
             let mut dns = AzureDns {
                 counters: counters.clone(),
+                query_log: Some(query_log.clone()),
                 ..AzureDns::default()
             };
             dns.run(&plane, &stop, &faults)

@@ -386,7 +386,9 @@ impl FlowLogger {
         let rule = plane.snapshot.rule_names.get(rule).map(|r| r.rule);
         // What only the application rules take is the proxy's to log, as
         // `AZFWApplicationRule`, once it has read the name.
-        if rule.as_deref() == Some(crate::policy::firewall::APPLICATION_RULES) {
+        // So are the questions its DNS proxy answers, as `AZFWDnsQuery`.
+        use crate::policy::firewall::{APPLICATION_RULES, DNS_PROXY};
+        if matches!(rule.as_deref(), Some(APPLICATION_RULES | DNS_PROXY)) {
             return;
         }
         let topology = &plane.snapshot.topology;
