@@ -291,3 +291,54 @@ fn assert_traces(lab: &mut Lab, text: &str) {
         assert_eq!(live, trace(Some(&file), &socket, name, port));
     }
 }
+
+/// A network rule to an FQDN on a port the application rules take: what
+/// it allows (the name's address, as the firewall's DNS proxy answers it)
+/// is forwarded as it is, never taken by the proxy, so the network rule
+/// decides and no application rule is asked.
+#[test]
+fn a_network_rule_to_an_fqdn_forwards_what_the_application_rules_would_take() {
+    let text = EXAMPLE
+        .replacen(
+            "  - name: egress-policy\n",
+            "  - name: egress-policy\n    dns: {proxy_enabled: true}\n",
+            1,
+        )
+        .replacen(
+            "destination_addresses: [203.0.113.22], destination_ports: [\"22\"]}",
+            "destination_addresses: [203.0.113.22], destination_ports: [\"22\"]}\n              - {name: bastion-web, protocols: [TCP], source_addresses: [10.1.0.0/16], destination_fqdns: [bastion.contoso.net], destination_ports: [\"443\"]}",
+            1,
+        )
+        .replacen(
+            "    - {name: example.org, addresses: [203.0.113.40]}\n",
+            "    - {name: example.org, addresses: [203.0.113.40]}\n    - {name: bastion.contoso.net, addresses: [203.0.113.50]}\n",
+            1,
+        );
+    let text = common::with_netns_prefix(&text, "exappf");
+    let lab = Lab::start("exappf", &text);
+    // The proxy's thread gives the namespace the name's address as a
+    // pass rule once the plane is up.
+    let passed = common::wait_for(Duration::from_secs(10), || {
+        common::stdout_in(
+            "exappf-hub-fw",
+            &["nft", "list", "table", "ip", "vnetd_intercept"],
+        )
+        .contains("203.0.113.50")
+    });
+    assert!(passed, "the FQDN's address is a pass rule");
+    let (code, page) = curl(&lab.ns("vm1"), &["https://bastion.contoso.net/"]);
+    assert_eq!(code, 0, "allowed by egress/admin/bastion-web: {page}");
+    let flow = flows_of(lab.daemon(), Some("hub-fw"))
+        .into_iter()
+        .find(|f| f.direction == "Inbound" && f.destination == "203.0.113.50:443")
+        .expect("the flow through the firewall");
+    assert_eq!(flow.rule.as_deref(), Some("egress/admin/bastion-web"));
+    let names = vnetd::daemon::reporting::report::stats_of(lab.daemon())
+        .names
+        .unwrap();
+    assert_eq!(
+        names.application_allowed + names.application_denied,
+        0,
+        "the proxy judged nothing: {names:?}"
+    );
+}

@@ -443,6 +443,9 @@ impl FirewallProxies {
         }
         self.running
             .retain(|serial, _| wanted.iter().any(|w| w.0 == *serial));
+        for &(_, firewall, ns) in &wanted {
+            pass_fqdn_rules(snapshot, firewall, ns);
+        }
         for (serial, firewall, ns) in wanted {
             if self.running.contains_key(&serial) {
                 continue;
@@ -489,6 +492,38 @@ impl FirewallProxies {
     /// Stops every proxy.
     pub fn stop(&mut self) {
         self.running.clear();
+    }
+}
+
+/// Gives the namespace of `firewall` (its name `ns`) the addresses its
+/// network rules' FQDNs stand for in `snapshot` as pass rules, so that
+/// what they forward is not taken by the proxy: the namespace was set up
+/// from the file alone, and the answers change with their TTL. Only a
+/// policy with both application rules and FQDNs in its network rules
+/// needs it.
+fn pass_fqdn_rules(snapshot: &crate::snapshot::Snapshot, firewall: FirewallIdx, ns: &str) {
+    let topology = &snapshot.topology;
+    let fw = &topology.firewalls[firewall];
+    let has_fqdns = fw.policy.is_some_and(|p| {
+        (topology.firewall_policies[p].rules.iter()).any(|r| !r.destination_fqdns.is_empty())
+    });
+    if !has_fqdns {
+        return;
+    }
+    let fqdns = |fqdn: &str| {
+        crate::snapshot::fqdns::fqdn_addresses(
+            topology,
+            &snapshot.names,
+            &snapshot.fqdns,
+            firewall,
+            fqdn,
+        )
+    };
+    let intercept = crate::daemon::forwarding::firewall_intercept::of(topology, fw, &fqdns);
+    if let Some(intercept) = intercept {
+        if let Err(error) = crate::host::intercept::install(ns, &intercept) {
+            tracing::warn!("the firewall's pass rules in {ns}: {error:#}");
+        }
     }
 }
 

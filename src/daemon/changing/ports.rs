@@ -37,7 +37,10 @@ pub fn namespace_spec(
             let mut spec = vm(topology, port, false);
             spec.masquerade_except = Some(crate::policy::firewall::private_ranges(topology, fw));
             spec.dnat = firewall_dnat(topology, fw);
-            spec.intercept = firewall_intercept(topology, fw);
+            // FQDNs' addresses join the pass rules once the plane knows
+            // them (`answering::firewall_proxy`).
+            spec.intercept =
+                crate::daemon::forwarding::firewall_intercept::of(topology, fw, &|_| Vec::new());
             spec
         }
         // Like a gateway instance: its address in RouteServerSubnet, and
@@ -138,49 +141,6 @@ pub fn update_firewall_rules(
             Err(e) => warnings.push(format!("{e:#}")),
         }
     }
-}
-
-/// What `fw`'s namespace hands its proxy: TCP to its application rules'
-/// ports that its network rules do not forward as it is (IPv4, as Azure
-/// Firewall's rules are).
-fn firewall_intercept(
-    topology: &Topology,
-    fw: &crate::topology::AzureFirewall,
-) -> Option<crate::host::intercept::Intercept> {
-    use crate::host::intercept::{Intercept, PassRule};
-    use crate::policy::firewall;
-    if !firewall::has_application_rules(topology, fw) {
-        return None;
-    }
-    let policy = &topology.firewall_policies[fw.policy?];
-    let mut ports: Vec<u16> = (policy.application_rules.iter())
-        .flat_map(|r| r.protocols.iter().map(|p| p.port))
-        .collect();
-    ports.sort_unstable();
-    ports.dedup();
-    let v4 = |nets: Vec<IpNet>| -> Vec<Ipv4Net> {
-        nets.into_iter()
-            .filter_map(|n| match n {
-                IpNet::V4(n) => Some(n),
-                IpNet::V6(_) => None,
-            })
-            .collect()
-    };
-    let pass = firewall::forwarded_untaken(topology, fw, &|_| Vec::new())
-        .into_iter()
-        .map(|f| PassRule {
-            sources: v4(f.sources),
-            destinations: v4(f.destinations),
-            ports: f
-                .ports
-                .map(|r| r.into_iter().map(|r| (r.lo, r.hi)).collect()),
-        })
-        .collect();
-    Some(Intercept {
-        listener: crate::plan::ports::firewall::PROXY_LISTENER,
-        ports,
-        pass,
-    })
 }
 
 /// Whether `port`'s flows may leave userspace: a VM's NIC (an NVA's and a

@@ -29,7 +29,9 @@
 //!   workers report (NSG denies for the flow logs, every drop for the
 //!   live page);
 //! - [`firewall_log`]: the rows of Azure Firewall's logs, and the handle
-//!   every room that judges traffic for a firewall appends them with.
+//!   every room that judges traffic for a firewall appends them with;
+//! - [`firewall_intercept`]: what a firewall's namespace forwards as it
+//!   is and what it hands the proxy of its application rules.
 //!
 //! Its invariants:
 //!
@@ -70,6 +72,7 @@
 
 pub mod deny_feed;
 pub mod drop_feed;
+pub mod firewall_intercept;
 pub mod firewall_log;
 pub mod global_reach;
 pub mod housekeeping;
