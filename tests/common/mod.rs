@@ -648,6 +648,18 @@ pub fn iperf3_server_on(ns: &str, address: &str, port: u16) -> Killed {
     server
 }
 
+/// Run options writing flow logs (and the firewalls' logs) under `dir`
+/// every `interval`, so a test reads what a lab logged soon after.
+pub fn with_flow_logs(dir: &std::path::Path, interval: Duration) -> RunOptions {
+    RunOptions {
+        flow_log: Some(vnetd::daemon::options::FlowLogOptions {
+            dir: dir.to_path_buf(),
+            interval,
+        }),
+        ..RunOptions::default()
+    }
+}
+
 /// Polls `done` every 50 ms until it holds (true) or `limit` passes
 /// (false).
 pub fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {

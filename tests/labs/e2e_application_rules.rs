@@ -16,9 +16,7 @@ use common::Lab;
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::Duration;
-use vnetd::daemon::options::FlowLogOptions;
 use vnetd::daemon::reporting::report::flows_of;
-use vnetd::daemon::RunOptions;
 
 const EXAMPLE: &str = include_str!("../../config/firewall-application-rules.yaml");
 
@@ -59,13 +57,7 @@ fn trace(
 #[test]
 fn application_rules_judge_the_name_asked_as_the_firewall_does() {
     let logs = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        flow_log: Some(FlowLogOptions {
-            dir: logs.path().to_path_buf(),
-            interval: Duration::from_millis(500),
-        }),
-        ..RunOptions::default()
-    };
+    let options = common::with_flow_logs(logs.path(), Duration::from_millis(500));
     let text = common::with_netns_prefix(EXAMPLE, "exapp");
     let mut lab = Lab::start_with("exapp", &text, options);
     let vm1 = lab.ns("vm1");

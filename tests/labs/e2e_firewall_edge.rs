@@ -16,8 +16,6 @@ use common::servers::EchoServer;
 use common::{wait_for, Lab};
 use serde_json::{json, Value};
 use std::time::Duration;
-use vnetd::daemon::options::FlowLogOptions;
-use vnetd::daemon::RunOptions;
 use vnetd::dataplane::DropReason;
 
 const EXAMPLE: &str = include_str!("../../config/internet-edge.yaml");
@@ -82,13 +80,7 @@ fn nat_row(port: u16) -> Value {
 #[test]
 fn dnat_reaches_the_backend_from_an_instance_address_and_is_logged_as_a_nat_rule() {
     let logs = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        flow_log: Some(FlowLogOptions {
-            dir: logs.path().to_path_buf(),
-            interval: Duration::from_millis(300),
-        }),
-        ..RunOptions::default()
-    };
+    let options = common::with_flow_logs(logs.path(), Duration::from_millis(300));
     let lab = Lab::start_with(PREFIX, &nsg_admitting("10.0.1.4/32"), options);
     let internet = format!("{}.internet", lab.ns("vm1"));
     let _web = EchoServer::start(&lab.ns("vm2"), 443, None, None);

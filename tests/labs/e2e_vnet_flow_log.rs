@@ -15,10 +15,8 @@ use common::{wait_for, Lab};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use vnetd::daemon::options::FlowLogOptions;
 use vnetd::daemon::reporting::flow_log::mac_of_port;
 use vnetd::daemon::reporting::flow_log::vnet::acl_id;
-use vnetd::daemon::RunOptions;
 
 const EXAMPLE: &str = include_str!("../../config/network-manager.yaml");
 const PREFIX: &str = "vnflog";
@@ -104,13 +102,7 @@ fn curl_vm1(internet: &str, port: u16, to_port: u16) -> String {
 #[test]
 fn admin_rules_and_nsgs_decide_in_the_same_vnet_flow_log_records() {
     let logs = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        flow_log: Some(FlowLogOptions {
-            dir: logs.path().to_path_buf(),
-            interval: Duration::from_millis(300),
-        }),
-        ..RunOptions::default()
-    };
+    let options = common::with_flow_logs(logs.path(), Duration::from_millis(300));
     let lab = Lab::start_with(PREFIX, &common::with_netns_prefix(EXAMPLE, PREFIX), options);
     let internet = format!("{}.internet", lab.ns("hub1"));
     let vm1 = lab.ns("vm1");
