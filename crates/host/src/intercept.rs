@@ -101,21 +101,14 @@ pub fn ruleset(intercept: &Intercept) -> String {
 /// its rule, then the ruleset (replacing an earlier one of its own).
 pub fn install(namespace: &str, intercept: &Intercept) -> Result<()> {
     super::netlink::route_marked_locally(namespace, MARK, LOCAL_TABLE)?;
-    let ruleset = format!(
-        "table ip {TABLE}\ndelete table ip {TABLE}\n{}",
-        ruleset(intercept)
-    );
-    super::nat::load_ruleset(namespace, &ruleset)
+    super::nat::replace_table(namespace, TABLE, &ruleset(intercept))
         .context("a kernel without nft_tproxy and nft_socket cannot intercept connections")
 }
 
 /// Takes nothing any more in `namespace`: its ruleset goes (the local
 /// table and its rule stay, holding no packet without the mark).
 pub fn remove(namespace: &str) -> Result<()> {
-    super::nat::load_ruleset(
-        namespace,
-        &format!("table ip {TABLE}\ndelete table ip {TABLE}\n"),
-    )
+    super::nat::replace_table(namespace, TABLE, "")
 }
 
 #[cfg(test)]

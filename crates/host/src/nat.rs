@@ -87,7 +87,9 @@ pub fn masquerade_ruleset(
     ))
 }
 
-/// Installs [`masquerade_ruleset`] in the named namespace.
+/// Installs [`masquerade_ruleset`] in the named namespace, replacing an
+/// earlier one in one transaction: the connections it translated keep
+/// their translation.
 pub fn masquerade(
     namespace: &str,
     interface: &str,
@@ -95,21 +97,16 @@ pub fn masquerade(
     dnat: &DestinationNats,
 ) -> Result<()> {
     let ruleset = masquerade_ruleset(interface, except, dnat)?;
-    load_ruleset(namespace, &ruleset)
+    replace_table(namespace, TABLE, &ruleset)
 }
 
-/// Replaces what [`masquerade`] installed in the named namespace, in one
-/// transaction: the connections it translated keep their translation.
-pub fn replace_masquerade(
-    namespace: &str,
-    interface: &str,
-    except: &[IpNet],
-    dnat: &DestinationNats,
-) -> Result<()> {
-    let ruleset = masquerade_ruleset(interface, except, dnat)?;
+/// Loads `ruleset`, which declares the table `table` (`ip` family), into
+/// the named namespace in place of that table's earlier rules, in one
+/// transaction; an empty `ruleset` removes the table.
+pub(crate) fn replace_table(namespace: &str, table: &str, ruleset: &str) -> Result<()> {
     load_ruleset(
         namespace,
-        &format!("table ip {TABLE}\ndelete table ip {TABLE}\n{ruleset}"),
+        &format!("table ip {table}\ndelete table ip {table}\n{ruleset}"),
     )
 }
 

@@ -121,8 +121,7 @@ pub fn update_firewall_rules(
 ) {
     if was.dnat != now.dnat {
         if let Some(except) = &now.masquerade_except {
-            let done =
-                crate::host::nat::replace_masquerade(&now.name, &now.interface, except, &now.dnat);
+            let done = crate::host::nat::masquerade(&now.name, &now.interface, except, &now.dnat);
             match done {
                 Ok(()) => summary.changed.push(format!("{name}: DNAT rules")),
                 Err(e) => warn_and_keep!(warnings, "{e:#}"),

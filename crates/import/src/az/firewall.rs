@@ -163,6 +163,18 @@ fn action(action: Option<&Action>) -> Option<String> {
     action.and_then(|a| given(a.kind.as_deref()))
 }
 
+/// The names of the IP groups `ids` (a rule's `key` at `at`) stand for.
+fn ip_group_names(
+    at: &Place<'_>,
+    key: &'static str,
+    ids: &[String],
+    known: &Known,
+) -> Result<Vec<String>, ImportError> {
+    (ids.iter().enumerate())
+        .map(|(i, id)| known.resolve("ip_group", &at.key(key).index(i), id))
+        .collect()
+}
+
 /// Network rules as azurerm `rule` blocks, their IP groups resolved.
 fn network_rules(
     at: &Place<'_>,
@@ -173,11 +185,7 @@ fn network_rules(
     for (index, rule) in rules.iter().enumerate() {
         let at = at.index(index);
         let protocols: Vec<&str> = rule.protocols.iter().filter_map(Value::as_str).collect();
-        let groups = |key: &'static str, ids: &[String]| -> Result<Vec<String>, ImportError> {
-            (ids.iter().enumerate())
-                .map(|(i, id)| known.resolve("ip_group", &at.key(key).index(i), id))
-                .collect()
-        };
+        let groups = |key, ids: &[String]| ip_group_names(&at, key, ids, known);
         blocks.push(json!({
             "name": rule.name,
             "protocols": protocols,
@@ -204,9 +212,7 @@ fn application_rules(
         let protocols: Vec<Value> = (rule.protocols.iter())
             .map(|p| json!({"type": p.get("protocolType"), "port": p.get("port")}))
             .collect();
-        let groups = (rule.source_ip_groups.iter().enumerate())
-            .map(|(i, id)| known.resolve("ip_group", &at.key("sourceIpGroups").index(i), id))
-            .collect::<Result<Vec<_>, _>>()?;
+        let groups = ip_group_names(&at, "sourceIpGroups", &rule.source_ip_groups, known)?;
         let headers: Vec<Value> = (rule.http_headers_to_insert.iter())
             .map(|h| json!({"name": h.get("headerName"), "value": h.get("headerValue")}))
             .collect();
