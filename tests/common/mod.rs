@@ -16,6 +16,7 @@ pub mod packets;
 pub mod placement;
 pub mod servers;
 pub mod traffic;
+pub mod virtual_wan;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};

@@ -13,9 +13,9 @@
 
 use crate::common;
 
-use common::{in_netns, ping, vnetd_command, wait_for, Lab};
+use common::virtual_wan::hub_prefixes;
+use common::{in_netns, ping, wait_for, Lab};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -61,23 +61,6 @@ fn bird_routes(site: &str) -> BTreeMap<String, BTreeSet<String>> {
 fn expected(rows: &[(&str, &str)]) -> BTreeMap<String, BTreeSet<String>> {
     rows.iter()
         .map(|(p, seen)| (p.to_string(), BTreeSet::from([seen.to_string()])))
-        .collect()
-}
-
-/// The prefixes of `hub`'s `defaultRouteTable` as the running lab
-/// answers `vnetd routes --hub HUB --json` on `socket`.
-fn hub_prefixes(socket: &Path, hub: &str) -> Vec<String> {
-    let out = vnetd_command(socket)
-        .args(["routes", "--hub", hub, "--json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    value["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["addressPrefixes"][0].as_str().unwrap().to_string())
         .collect()
 }
 

@@ -64,6 +64,7 @@ mod e2e_tls;
 mod e2e_translation_replay;
 mod e2e_verify;
 mod e2e_virtual_wan;
+mod e2e_virtual_wan_appliances;
 mod e2e_virtual_wan_branch;
 mod e2e_virtual_wan_express_route;
 mod e2e_vnet_flow_log;

@@ -73,6 +73,7 @@ mod topology_files;
 mod trace_agreement;
 mod trace_golden;
 mod virtual_wan;
+mod virtual_wan_appliances;
 mod virtual_wan_branches;
 mod virtual_wan_express_route;
 mod vm_names;

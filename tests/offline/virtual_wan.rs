@@ -24,7 +24,7 @@ use vnetd::snapshot::Snapshot;
 use vnetd::topology::{self, Topology, VirtualHubIdx};
 use yaml_rust2::{Yaml, YamlLoader};
 
-const SCENARIOS: &[(&str, &str)] = &[
+pub(crate) const SCENARIOS: &[(&str, &str)] = &[
     (
         "any-to-any",
         include_str!("../data/vwan_scenarios/any-to-any.yaml"),
@@ -56,7 +56,7 @@ const SCENARIOS: &[(&str, &str)] = &[
 ];
 
 /// The topology text before `scenario_expected:`, and what follows it.
-fn split(text: &str) -> (String, Yaml) {
+pub(crate) fn split(text: &str) -> (String, Yaml) {
     let at = text
         .find("\nscenario_expected:")
         .expect("a scenario states what it expects");
@@ -69,7 +69,7 @@ fn split(text: &str) -> (String, Yaml) {
 
 /// The snapshot `vnetd check` answers from: with what the BGP model
 /// predicts the gateways learn from the branches.
-fn snapshot(name: &str, text: &str) -> Snapshot {
+pub(crate) fn snapshot(name: &str, text: &str) -> Snapshot {
     let loaded = topology::parse_str(&format!("{name}.yaml"), text)
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     let learned = vnetd::policy::bgp::expected_learned(&loaded.topology);
@@ -109,7 +109,7 @@ fn texts(y: &Yaml) -> Vec<String> {
 /// to the first NIC of the other: the verdict, and the firewalls or
 /// appliances crossed (`via`), in order. Returns the cells checked and the
 /// cells left to other tests.
-fn check_reach(name: &str, snap: &Snapshot, expected: &Yaml) -> (usize, usize) {
+pub(crate) fn check_reach(name: &str, snap: &Snapshot, expected: &Yaml) -> (usize, usize) {
     let (mut checked, mut apart) = (0, 0);
     let mut failures = Vec::new();
     for row in expected["reach"].as_vec().into_iter().flatten() {
@@ -321,8 +321,10 @@ fn rendered(topo: &Topology, hub: VirtualHubIdx, table: usize) -> BTreeSet<Strin
                 HubHop::VpnGateway { .. }
                 | HubHop::RemoteBranch { .. }
                 | HubHop::ExpressRouteGateway { .. }
-                | HubHop::RemoteCircuit { .. } => {
-                    unreachable!("the generated WANs have no branches")
+                | HubHop::RemoteCircuit { .. }
+                | HubHop::BgpConnection { .. }
+                | HubHop::RemoteBgp { .. } => {
+                    unreachable!("the generated WANs have no branches nor appliances")
                 }
             };
             format!("{} {hop}", r.prefix)

@@ -104,6 +104,9 @@ pub fn row(topo: &Topology, r: &HubRoute) -> HubEffectiveRoute {
     let connection = |h: VirtualHubIdx, c: usize| {
         ids::hub_connection_id(hub_name(h), &topo.virtual_hubs[h].connections[c].name)
     };
+    let bgp_connection = |h: VirtualHubIdx, c: usize| {
+        ids::hub_bgp_connection_id(hub_name(h), &topo.virtual_hubs[h].bgp_connections[c].name)
+    };
     let gateway = |h: VirtualHubIdx| {
         let gw = topo.virtual_hubs[h].vpn_gateway;
         gw.map_or("", |g| topo.gateways[g].name.as_str())
@@ -116,7 +119,9 @@ pub fn row(topo: &Topology, r: &HubRoute) -> HubEffectiveRoute {
         HubHop::Connection { hub, connection: c } => connection(hub, c),
         HubHop::RemoteHub { hub, .. }
         | HubHop::RemoteBranch { hub, .. }
-        | HubHop::RemoteCircuit { hub, .. } => ids::virtual_hub_id(hub_name(hub)),
+        | HubHop::RemoteCircuit { hub, .. }
+        | HubHop::RemoteBgp { hub, .. } => ids::virtual_hub_id(hub_name(hub)),
+        HubHop::BgpConnection { hub, connection: c } => bgp_connection(hub, c),
         HubHop::ExpressRouteGateway { hub, .. } => er_gateway(hub),
         HubHop::Firewall { hub } => {
             let fw = topo.virtual_hubs[hub].firewall;
@@ -135,6 +140,7 @@ pub fn row(topo: &Topology, r: &HubRoute) -> HubEffectiveRoute {
             ids::hub_route_table_id(hub_name(hub), t)
         }
         HubOrigin::ExpressRouteConnection { hub, .. } => er_gateway(hub),
+        HubOrigin::BgpConnection { hub, connection: c } => bgp_connection(hub, c),
         HubOrigin::RemoteHub(hub) => ids::virtual_hub_id(hub_name(hub)),
     };
     HubEffectiveRoute {

@@ -51,7 +51,7 @@ pub use neighbors::{
     site_peer_neighbors, withheld_from, InstanceNeighbor, RouterNeighbor,
 };
 pub use never_up::sessions_never_up;
-pub use route_server::{appliance_neighbors, route_server_neighbors};
+pub use route_server::{appliance_neighbors, route_server_neighbors, route_server_prefixes};
 
 use super::gateways::{
     served_ranges, BgpOrigin, LearnedRoute, LearnedRoutes, MAX_LEARNED_PREFIXES,
@@ -283,7 +283,8 @@ impl BgpModel {
     /// gateways learn, then again with it.
     pub fn of(topo: &Topology) -> BgpModel {
         let first = BgpModel::run(speakers(topo, &LearnedRoutes::default()));
-        if topo.virtual_hubs.iter().all(|h| h.vpn_gateway.is_none()) {
+        // A hub's VPN gateway and router announce what the others learned.
+        if (topo.virtual_hubs.iter()).all(|h| h.vpn_gateway.is_none() && h.router.is_none()) {
             return first;
         }
         BgpModel::run(speakers(topo, &first.learned(topo)))
@@ -631,7 +632,8 @@ pub fn expected_learned(topo: &Topology) -> LearnedRoutes {
 
 /// Every speaker of `topo`, with its neighbours joined to the speakers at
 /// their other ends; `learned`, what the gateways learned, gives a hub's
-/// VPN gateway the branches of the other hubs.
+/// VPN gateway the branches of the other hubs, and a hub's router the
+/// branches it announces to its appliances.
 fn speakers(topo: &Topology, learned: &LearnedRoutes) -> Vec<Speaker> {
     let mut out: Vec<Speaker> = Vec::new();
     for (g, gw) in topo.gateways.iter_enumerated() {
@@ -714,7 +716,7 @@ fn speakers(topo: &Topology, learned: &LearnedRoutes) -> Vec<Speaker> {
             });
         }
     }
-    route_server::speakers(topo, &mut out);
+    route_server::speakers(topo, learned, &mut out);
     join_sessions(&mut out);
     out
 }

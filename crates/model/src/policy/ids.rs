@@ -64,6 +64,12 @@ pub fn hub_connection_id(hub: &str, connection: &str) -> String {
     )
 }
 
+/// `.../virtualHubs/<hub>/bgpConnections/<name>`: a hub's BGP connection
+/// to an appliance.
+pub fn hub_bgp_connection_id(hub: &str, connection: &str) -> String {
+    format!("{}/bgpConnections/{connection}", virtual_hub_id(hub))
+}
+
 /// `.../vpnGateways/<name>`: a hub's VPN gateway.
 pub fn vpn_gateway_id(name: &str) -> String {
     network_id("vpnGateways", name)

@@ -1,7 +1,9 @@
 //! Azure Route Server's routes (`docs/src/azure-behaviour.md`, "Azure
 //! Route Server"):
 //!
-//! - Which VNets it programs ([`served_vnets`]): its own, and each VNet
+//! - Which VNets it programs ([`served_vnets`]): none for a virtual hub's
+//!   router (`policy::virtual_wan` gives what it learns to the hub's
+//!   tables); else its own, and each VNet
 //!   peered with it whose link uses the remote VNet's gateways ("Use the
 //!   remote virtual network's gateway or Route Server") while the link held
 //!   in the Route Server's VNet allows gateway transit.
@@ -28,7 +30,12 @@ use std::net::IpAddr;
 /// The VNets whose subnets receive `route_server`'s routes: its own, then
 /// the spokes that use it through gateway transit, in VNet order.
 pub fn served_vnets(topo: &Topology, route_server: RouteServerIdx) -> Vec<VnetIdx> {
-    let home = topo.route_servers[route_server].vnet;
+    let rs = &topo.route_servers[route_server];
+    // A virtual hub's router: the hub's tables carry what it learns.
+    if rs.hub.is_some() {
+        return Vec::new();
+    }
+    let home = rs.vnet;
     let mut vnets = vec![home];
     for v in topo.vnets.keys() {
         if v != home && uses_remote(topo, v, home) {

@@ -336,11 +336,12 @@ pub fn effective_routes_with(
         } else {
             NextHopType::VNetGlobalPeering
         };
-        rows.push(EffectiveRoute::system(
-            IpNet::V4(hub.address_prefix),
-            hop,
-            None,
-        ));
+        // What it holds (the router's speakers, a secured hub's firewall,
+        // the gateways) is reached over that peering.
+        rows.push(EffectiveRoute {
+            peer_vnet: hub.vnet,
+            ..EffectiveRoute::system(IpNet::V4(hub.address_prefix), hop, None)
+        });
     }
     let reachable_ranges: Vec<IpNet> = rows.iter().map(|r| r.address_prefix).collect();
 

@@ -37,15 +37,20 @@
 //!   covers private traffic).
 //! - Branches (what a VPN connection gives the tables) and what a hub's VPN
 //!   gateway advertises to them: `virtual_wan/branches.rs`; circuits (what
-//!   an ExpressRoute connection gives them): `virtual_wan/express_route.rs`.
+//!   an ExpressRoute connection gives them): `virtual_wan/express_route.rs`;
+//!   appliances peering with the hub router (what a hub BGP connection
+//!   gives them, and what the router announces): `virtual_wan/appliances.rs`.
 
 use super::learned::LearnedRoutes;
 use crate::topology::model::*;
 use ipnet::{IpNet, Ipv4Net};
 use std::net::Ipv4Addr;
 
+mod appliances;
 mod branches;
 mod express_route;
+use appliances::appliance_candidates;
+pub use appliances::{appliance_routes, hub_router_exports};
 pub use branches::*;
 pub use express_route::circuit_routes;
 use express_route::{circuit_candidates, circuit_reaches};
@@ -63,6 +68,8 @@ pub enum HubHopType {
     VpnS2sGateway,
     #[strum(serialize = "ExpressRouteGateway")]
     ExpressRouteGateway,
+    #[strum(serialize = "HubBgpConnection")]
+    HubBgpConnection,
 }
 
 impl HubHopType {
@@ -112,6 +119,18 @@ pub enum HubHop {
         hub: VirtualHubIdx,
         connection: usize,
     },
+    /// A BGP connection of the route's own hub (index in its
+    /// `bgp_connections`): the appliance that announced the route.
+    BgpConnection {
+        hub: VirtualHubIdx,
+        connection: usize,
+    },
+    /// Another hub of the WAN, and the BGP connection there the route came
+    /// from (`Remote Hub`).
+    RemoteBgp {
+        hub: VirtualHubIdx,
+        connection: usize,
+    },
 }
 
 /// Where a hub route came from (`routeOrigin`).
@@ -129,6 +148,11 @@ pub enum HubOrigin {
     /// An ExpressRoute connection of the hub (index in its
     /// `express_route_connections`).
     ExpressRouteConnection {
+        hub: VirtualHubIdx,
+        connection: usize,
+    },
+    /// A BGP connection of the hub (index in its `bgp_connections`).
+    BgpConnection {
         hub: VirtualHubIdx,
         connection: usize,
     },
@@ -161,10 +185,12 @@ impl HubRoute {
             HubHop::Connection { .. } => HubHopType::VirtualNetworkConnection,
             HubHop::RemoteHub { .. }
             | HubHop::RemoteBranch { .. }
-            | HubHop::RemoteCircuit { .. } => HubHopType::RemoteHub,
+            | HubHop::RemoteCircuit { .. }
+            | HubHop::RemoteBgp { .. } => HubHopType::RemoteHub,
             HubHop::Firewall { .. } => HubHopType::AzureFirewall,
             HubHop::VpnGateway { .. } => HubHopType::VpnS2sGateway,
             HubHop::ExpressRouteGateway { .. } => HubHopType::ExpressRouteGateway,
+            HubHop::BgpConnection { .. } => HubHopType::HubBgpConnection,
         }
     }
 
@@ -177,7 +203,10 @@ impl HubRoute {
     fn remote(&self) -> bool {
         matches!(
             self.hop,
-            HubHop::RemoteHub { .. } | HubHop::RemoteBranch { .. } | HubHop::RemoteCircuit { .. }
+            HubHop::RemoteHub { .. }
+                | HubHop::RemoteBranch { .. }
+                | HubHop::RemoteCircuit { .. }
+                | HubHop::RemoteBgp { .. }
         )
     }
 
@@ -374,6 +403,11 @@ pub fn hub_table_candidates(
                 out.extend(circuit_candidates(topo, learned, (hub, from), ci));
             }
         }
+        for (bi, b) in other.bgp_connections.iter().enumerate() {
+            if propagates_to(topo, &other.connections[b.connection], hub, table) {
+                out.extend(appliance_candidates(topo, learned, (hub, from), bi));
+            }
+        }
     }
     for route in &t.routes {
         let hop = match route.next_hop {
@@ -486,12 +520,17 @@ pub fn vnet_hub_routes(
             transit || !matches!(r.hop, HubHop::Connection { .. } | HubHop::RemoteHub { .. })
         })
         .filter(|r| !own.iter().any(|range| range.contains(&r.prefix)))
-        .filter(|r| {
-            r.origin
-                != HubOrigin::Connection {
-                    hub,
-                    connection: ci,
-                }
+        .filter(|r| match r.origin {
+            HubOrigin::Connection {
+                hub: at,
+                connection,
+            } => (at, connection) != (hub, ci),
+            // What the VNet's own appliance announced is its own.
+            HubOrigin::BgpConnection {
+                hub: at,
+                connection,
+            } => at != hub || h.bgp_connections[connection].connection != ci,
+            _ => true,
         })
         .filter(|r| r.prefix != ipv4_default() || c.internet_security)
         .collect();
@@ -505,11 +544,7 @@ pub fn hub_target(topo: &Topology, route: &HubRoute) -> HubTarget {
             connection_target(topo, hub, connection, route.prefix)
         }
         HubHop::RemoteHub { hub, connection } => {
-            let private_intent = topo.virtual_hubs[hub]
-                .routing_intent
-                .as_ref()
-                .is_some_and(|i| i.private);
-            if private_intent {
+            if private_intent(topo, hub) {
                 firewall_target(topo, hub)
             } else {
                 connection_target(topo, hub, connection, route.prefix)
@@ -520,10 +555,17 @@ pub fn hub_target(topo: &Topology, route: &HubRoute) -> HubTarget {
         HubHop::ExpressRouteGateway { hub, .. } => {
             gateway_target(topo.virtual_hubs[hub].express_route_gateway)
         }
+        HubHop::BgpConnection { hub, connection } => appliance_target(topo, hub, connection),
+        HubHop::RemoteBgp { hub, connection } => {
+            if private_intent(topo, hub) {
+                firewall_target(topo, hub)
+            } else {
+                appliance_target(topo, hub, connection)
+            }
+        }
         HubHop::RemoteBranch { hub, .. } | HubHop::RemoteCircuit { hub, .. } => {
             let h = &topo.virtual_hubs[hub];
-            let private_intent = h.routing_intent.as_ref().is_some_and(|i| i.private);
-            if private_intent {
+            if private_intent(topo, hub) {
                 firewall_target(topo, hub)
             } else if matches!(route.hop, HubHop::RemoteCircuit { .. }) {
                 gateway_target(h.express_route_gateway)
@@ -532,6 +574,21 @@ pub fn hub_target(topo: &Topology, route: &HubRoute) -> HubTarget {
             }
         }
     }
+}
+
+/// To the appliance of BGP connection `connection` of `hub`, in its VNet.
+fn appliance_target(topo: &Topology, hub: VirtualHubIdx, connection: usize) -> HubTarget {
+    let h = &topo.virtual_hubs[hub];
+    let b = &h.bgp_connections[connection];
+    HubTarget::Appliance {
+        ip: b.peer_ip,
+        vnet: h.connections[b.connection].vnet,
+    }
+}
+
+/// Whether `hub`'s routing intent sends private traffic to its firewall.
+fn private_intent(topo: &Topology, hub: VirtualHubIdx) -> bool {
+    (topo.virtual_hubs[hub].routing_intent.as_ref()).is_some_and(|i| i.private)
 }
 
 /// To a gateway of a hub, if it has one.
@@ -557,8 +614,7 @@ pub fn static_routes_inside(topo: &Topology, route: &HubRoute) -> Vec<IpNet> {
     let (hub, connection) = match route.hop {
         HubHop::Connection { hub, connection } => (hub, connection),
         HubHop::RemoteHub { hub, connection } => {
-            let h = &topo.virtual_hubs[hub];
-            if h.routing_intent.as_ref().is_some_and(|i| i.private) {
+            if private_intent(topo, hub) {
                 return Vec::new();
             }
             (hub, connection)
@@ -567,7 +623,9 @@ pub fn static_routes_inside(topo: &Topology, route: &HubRoute) -> Vec<IpNet> {
         | HubHop::VpnGateway { .. }
         | HubHop::RemoteBranch { .. }
         | HubHop::ExpressRouteGateway { .. }
-        | HubHop::RemoteCircuit { .. } => return Vec::new(),
+        | HubHop::RemoteCircuit { .. }
+        | HubHop::BgpConnection { .. }
+        | HubHop::RemoteBgp { .. } => return Vec::new(),
     };
     let c = &topo.virtual_hubs[hub].connections[connection];
     let own = &topo.vnets[c.vnet].address_space;
@@ -678,6 +736,9 @@ pub fn firewall_routes(
         }
         for connection in 0..other.express_route_connections.len() {
             out.extend(circuit_candidates(topo, learned, (hub, from), connection));
+        }
+        for connection in 0..other.bgp_connections.len() {
+            out.extend(appliance_candidates(topo, learned, (hub, from), connection));
         }
     }
     select(out, h.routing_preference)

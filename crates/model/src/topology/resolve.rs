@@ -86,6 +86,7 @@ pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
         },
         refused_gateways: Vec::new(),
         refused_route_servers: Vec::new(),
+        pending_speakers: None,
         refused_local_gateways: Vec::new(),
         refused_circuits: Vec::new(),
         refused_firewalls: Vec::new(),
@@ -133,6 +134,7 @@ pub fn resolve(mut raw: RawTopology, diags: &mut Diagnostics) -> Topology {
         raw.virtual_hubs,
         (hub_firewalls, raw.vpn_sites),
     );
+    r.finish_appliance_speakers();
     r.private_dns_zones(raw.private_dns_zones);
     r.services(
         raw.paas_resources,
@@ -164,6 +166,9 @@ struct Resolver<'d> {
     /// The VNets of Route Servers refused (`None`: an unknown VNet), so
     /// that a peering using their gateways is not refused again.
     refused_route_servers: Vec<Option<VnetIdx>>,
+    /// The NICs' BGP keys and the connections that may name them, until
+    /// the virtual hubs' BGP connections are known too.
+    pending_speakers: Option<(Vec<route_servers::NicBgp>, Vec<route_servers::Claim>)>,
     refused_local_gateways: Vec<String>,
     /// ExpressRoute circuits refused for a reason already reported.
     refused_circuits: Vec<String>,

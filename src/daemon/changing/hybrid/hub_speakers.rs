@@ -11,12 +11,17 @@
 //! last given, and changes only a speaker whose routes differ. A branch
 //! that withdraws a prefix therefore leaves the other hubs' branches
 //! within a round of its gateway's watcher recording it.
+//!
+//! A hub's router (the Route Server vnetd runs for a hub's BGP connections
+//! to appliances) is kept the same way: what it announces to the
+//! appliances holds the branches' routes with branch-to-branch traffic
+//! ([`hub_router_exports`]).
 
 use super::watch::LearnedBook;
 use super::{lock, InstanceSpeaker};
 use crate::host::routing::gobgp::{Announcement, GobgpSpec};
 use crate::policy::gateways::LearnedRoutes;
-use crate::policy::virtual_wan::{hub_gateway_exports, HubGatewayExports};
+use crate::policy::virtual_wan::{hub_gateway_exports, hub_router_exports, HubGatewayExports};
 use crate::topology::Topology;
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
@@ -57,8 +62,9 @@ pub struct HubAnnouncer {
 impl HubAnnouncer {
     /// The announcer of `topo`'s hub gateways, or `None` when it has none.
     pub(super) fn of(topo: &Topology, book: Arc<LearnedBook>) -> Option<HubAnnouncer> {
-        let any = (topo.virtual_hubs.iter())
-            .any(|h| h.vpn_gateway.is_some() || h.express_route_gateway.is_some());
+        let any = (topo.virtual_hubs.iter()).any(|h| {
+            h.vpn_gateway.is_some() || h.express_route_gateway.is_some() || h.router.is_some()
+        });
         any.then(|| HubAnnouncer {
             topology: topo.clone(),
             book,
@@ -75,15 +81,21 @@ impl HubAnnouncer {
         if seen.as_ref() == Some(&learned) {
             return;
         }
+        let topo = &self.topology;
+        let gateways = topo.gateways.iter_enumerated().filter_map(|(g, gw)| {
+            let exports = hub_gateway_exports(topo, &learned, g)?;
+            Some((gw.name.as_str(), announcements(&exports)))
+        });
+        let routers = topo.route_servers.iter().filter_map(|rs| {
+            let exports = hub_router_exports(topo, &learned, rs.hub?);
+            let plain = exports.into_iter().map(Announcement::plain).collect();
+            Some((rs.name.as_str(), plain))
+        });
         let mut all_done = true;
-        for (g, gw) in self.topology.gateways.iter_enumerated() {
-            let Some(exports) = hub_gateway_exports(&self.topology, &learned, g) else {
-                continue;
-            };
-            let wanted = announcements(&exports);
+        for (name, wanted) in gateways.chain(routers) {
             for s in speakers {
                 let mut s = lock(s);
-                if s.retired || s.gateway != gw.name {
+                if s.retired || s.gateway != name {
                     continue;
                 }
                 // A speaker being restarted is given what it originated

@@ -175,7 +175,7 @@ fn speaker_plans(topo: &Topology, learned: &LearnedRoutes) -> Vec<SpeakerPlan> {
             plans.push(plan);
         }
     }
-    plans.extend(route_server_plans(topo, limits));
+    plans.extend(route_server_plans(topo, learned, limits));
     plans
 }
 
@@ -198,14 +198,20 @@ fn instance_spec(
 /// (Azure's timers, at most [`ROUTE_SERVER_MAX_ROUTES_PER_PEER`] routes a
 /// session), originating the ranges of the VNets it serves, refusing a
 /// learned prefix equal to or inside one of them, and passing what one
-/// appliance announces on to the others.
-fn route_server_plans(topo: &Topology, limits: SessionLimits) -> Vec<SpeakerPlan> {
+/// appliance announces on to the others. A virtual hub's router
+/// originates what the hub announces to its appliances instead, and
+/// refuses only the hub's prefix.
+fn route_server_plans(
+    topo: &Topology,
+    learned: &LearnedRoutes,
+    limits: SessionLimits,
+) -> Vec<SpeakerPlan> {
     let mut plans = Vec::new();
     for (r, rs) in topo.route_servers.iter_enumerated() {
         if !route_server_is_local(topo, r) {
             continue;
         }
-        let served = v4_nets(crate::policy::route_server::served_ranges(topo, r));
+        let (originated, refused) = crate::policy::bgp::route_server_prefixes(topo, learned, r);
         let neighbors: Vec<GobgpNeighbor> = route_server_neighbors(topo, r)
             .into_iter()
             .filter_map(|n| {
@@ -229,12 +235,12 @@ fn route_server_plans(topo: &Topology, limits: SessionLimits) -> Vec<SpeakerPlan
             };
             let mut spec = instance_spec(topo, (&rs.name, i), ROUTE_SERVER_ASN, address, limits);
             spec.neighbors = neighbors.clone();
-            spec.reject_within = served.clone();
+            spec.reject_within = refused.clone();
             plans.push(SpeakerPlan::instance_of(
                 ("route server", &rs.name),
                 i,
                 spec,
-                served.clone(),
+                originated.clone(),
             ));
         }
     }

@@ -15,7 +15,11 @@ pub(super) fn hub_route_used(
         }
         HubHop::RemoteHub { hub, .. }
         | HubHop::RemoteBranch { hub, .. }
-        | HubHop::RemoteCircuit { hub, .. } => t.virtual_hubs[hub].name.clone(),
+        | HubHop::RemoteCircuit { hub, .. }
+        | HubHop::RemoteBgp { hub, .. } => t.virtual_hubs[hub].name.clone(),
+        HubHop::BgpConnection { hub, connection } => {
+            t.virtual_hubs[hub].bgp_connections[connection].name.clone()
+        }
         HubHop::ExpressRouteGateway { hub, connection } => t.virtual_hubs[hub]
             .express_route_connections[connection]
             .name
@@ -31,10 +35,12 @@ pub(super) fn hub_route_used(
         hub: hub.name.clone(),
         route_table: match row.table {
             Some(t) => hub.route_tables[t].name.clone(),
-            None => {
-                let fw = hub.firewall.map_or("", |f| t.firewalls[f].name.as_str());
-                format!("firewall {fw}")
-            }
+            // The hub's own network: its firewall's routes, which its
+            // router's speakers follow too.
+            None => match hub.firewall {
+                Some(f) => format!("firewall {}", t.firewalls[f].name),
+                None => "hub router".to_string(),
+            },
         },
         address_prefix: row.route.prefix.to_string(),
         next_hop_type: row.route.hop_type().as_str(),

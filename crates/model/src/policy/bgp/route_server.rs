@@ -104,9 +104,13 @@ pub fn appliance_neighbors(topo: &Topology, appliance: usize) -> Vec<RouterNeigh
 }
 
 /// The speakers of every Route Server instance and appliance of `topo`.
-pub(super) fn speakers(topo: &Topology, out: &mut Vec<Speaker>) {
+pub(super) fn speakers(
+    topo: &Topology,
+    learned: &crate::policy::learned::LearnedRoutes,
+    out: &mut Vec<Speaker>,
+) {
     for (r, rs) in topo.route_servers.iter_enumerated() {
-        let served: Vec<Ipv4Net> = v4_nets(served_ranges(topo, r));
+        let (originated, refused) = route_server_prefixes(topo, learned, r);
         let configured = route_server_neighbors(topo, r);
         for (i, address, neighbors) in
             instances_in_session(&rs.instances, &configured, ROUTE_SERVER_ASN)
@@ -116,9 +120,9 @@ pub(super) fn speakers(topo: &Topology, out: &mut Vec<Speaker>) {
                 instance: i,
             };
             out.push(Speaker {
-                originated: served.clone(),
+                originated: originated.clone(),
                 pass_on_learned: true,
-                reject_within: served.clone(),
+                reject_within: refused.clone(),
                 reflector: true,
                 max_prefixes: ROUTE_SERVER_MAX_ROUTES_PER_PEER,
                 ..Speaker::plain(id, ROUTE_SERVER_ASN, address, neighbors)
@@ -144,6 +148,29 @@ pub(super) fn speakers(topo: &Topology, out: &mut Vec<Speaker>) {
             originated: v4_nets(a.announce.iter().copied()),
             ..Speaker::plain(SpeakerId::Appliance(k), a.asn, router_id, neighbors)
         });
+    }
+}
+
+/// What each instance of `route_server` originates towards the
+/// appliances, and the prefixes it refuses to learn (equal or longer): the
+/// ranges of the VNets it serves for both; for a virtual hub's router,
+/// what the hub announces to its appliances with what the gateways
+/// `learned` ([`crate::policy::virtual_wan::hub_router_exports`]), and
+/// the hub's own prefix.
+pub fn route_server_prefixes(
+    topo: &Topology,
+    learned: &crate::policy::learned::LearnedRoutes,
+    route_server: RouteServerIdx,
+) -> (Vec<Ipv4Net>, Vec<Ipv4Net>) {
+    match topo.route_servers[route_server].hub {
+        Some(hub) => (
+            crate::policy::virtual_wan::hub_router_exports(topo, learned, hub),
+            vec![topo.virtual_hubs[hub].address_prefix],
+        ),
+        None => {
+            let served: Vec<Ipv4Net> = v4_nets(served_ranges(topo, route_server));
+            (served.clone(), served)
+        }
     }
 }
 

@@ -44,17 +44,7 @@ pub fn branch_routes(
     let gw = &topo.gateways[gateway];
     let served = served_ranges(topo, gateway);
     let mut out: Vec<(IpNet, Vec<u32>)> = Vec::new();
-    let mut offer = |prefix: IpNet, path: &[u32]| {
-        let prefix = prefix.trunc();
-        if !matches!(prefix, IpNet::V4(_)) {
-            return;
-        }
-        match out.iter_mut().find(|(p, _)| *p == prefix) {
-            Some(held) if path.len() < held.1.len() => held.1 = path.to_vec(),
-            Some(_) => {}
-            None => out.push((prefix, path.to_vec())),
-        }
-    };
+    let mut offer = |prefix: IpNet, path: &[u32]| keep_shortest(&mut out, prefix, path);
     for link in &c.links {
         let lng = &topo.local_gateways[link.local_gateway];
         for prefix in &lng.address_space {
@@ -70,6 +60,21 @@ pub fn branch_routes(
         }
     }
     out
+}
+
+/// Adds IPv4 `prefix` with `path` to `out`, or shortens the path held for
+/// it: where several instances, links or edges carry one prefix, the hub
+/// takes the shorter path.
+pub(super) fn keep_shortest(out: &mut Vec<(IpNet, Vec<u32>)>, prefix: IpNet, path: &[u32]) {
+    let prefix = prefix.trunc();
+    if !matches!(prefix, IpNet::V4(_)) {
+        return;
+    }
+    match out.iter_mut().find(|(p, _)| *p == prefix) {
+        Some(held) if path.len() < held.1.len() => held.1 = path.to_vec(),
+        Some(_) => {}
+        None => out.push((prefix, path.to_vec())),
+    }
 }
 
 /// The routes VPN connection `connection` of hub `from` offers to a table
@@ -222,6 +227,11 @@ pub fn hub_gateway_exports(
                 (r.as_path, false)
             }
             HubHop::RemoteCircuit { .. } if branch_to_branch && !express_route => (r.as_path, true),
+            // An appliance's routes reach branches only with
+            // branch-to-branch ("Branch-to-branch must be on for the NVA
+            // to exchange routes with VPN/ER sites").
+            HubHop::BgpConnection { .. } if branch_to_branch => (r.as_path, false),
+            HubHop::RemoteBgp { .. } if branch_to_branch => (r.as_path, true),
             _ => continue,
         };
         if !originated.iter().any(|a| a.prefix == prefix) {

@@ -48,15 +48,7 @@ pub fn circuit_routes(
     for i in 0..gw.instances.len() {
         for edge in &edges {
             for r in accepted(learned.of(&gw.name, i), *edge, &served) {
-                let prefix = r.prefix.trunc();
-                if !matches!(prefix, IpNet::V4(_)) {
-                    continue;
-                }
-                match out.iter_mut().find(|(p, _)| *p == prefix) {
-                    Some(held) if r.as_path.len() < held.1.len() => held.1.clone_from(&r.as_path),
-                    Some(_) => {}
-                    None => out.push((prefix, r.as_path.clone())),
-                }
+                super::branches::keep_shortest(&mut out, r.prefix, &r.as_path);
             }
         }
     }

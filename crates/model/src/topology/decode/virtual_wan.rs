@@ -3,8 +3,8 @@
 //! block) and `routing_intent`, as azurerm names them; the hub's VPN
 //! gateway, its connections and the VPN sites are `decode/hub_vpn.rs`'s.
 //! The ExpressRoute gateway, its connections and BGP connections to
-//! appliances are read and warned about: the lab does not run them yet,
-//! and Azure accepts them. A wrong value is
+//! appliances are read here too; their rules are `resolve/`'s. A wrong
+//! value is
 //! reported at its line and the item kept where it can be, so that what
 //! refers to it draws no second error; the rules between items are
 //! `resolve/virtual_wan.rs`'s.

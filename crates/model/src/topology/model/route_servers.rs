@@ -73,6 +73,10 @@ pub struct RouteServer {
     pub branch_to_branch_traffic: bool,
     pub hub_routing_preference: HubRoutingPreference,
     pub bgp_connections: Vec<RouteServerPeer>,
+    /// The virtual hub whose router this is (lowered from the hub's BGP
+    /// connections): it serves no VNet's NICs, since the hub's tables carry
+    /// what it learns, and it announces what the hub advertises.
+    pub hub: Option<super::VirtualHubIdx>,
     pub line: usize,
 }
 

@@ -63,6 +63,17 @@ pub const HUB_FIREWALL_SUBNET: (u32, u8) = (128, 26);
 /// instances take its `.4` and `.5`, as an active-active gateway's do.
 pub const HUB_GATEWAY_SUBNET: (u32, u8) = (0, 26);
 
+/// Where the subnet of the hub router's two addresses starts in the hub
+/// prefix, and its length: the second /26, which holds the router's
+/// default addresses (`.68` and `.69`). vnetd's estimate: Azure publishes
+/// neither. It holds the router's instances once a BGP connection needs
+/// them to speak.
+pub const HUB_ROUTER_SUBNET: (u32, u8) = (64, 26);
+
+/// The name of that subnet: the hub router is a Route Server, and so is
+/// its subnet's name.
+pub const HUB_ROUTER_SUBNET_NAME: &str = "RouteServerSubnet";
+
 /// The throughput of one scale unit of a hub's VPN gateway, in Mbit/s
 /// ("1 scale unit = 500 Mbps").
 pub const VPN_SCALE_UNIT_MBPS: u32 = 500;
@@ -164,6 +175,28 @@ pub struct VirtualHub {
     pub express_route_gateway: Option<GatewayIdx>,
     /// Its connections to circuits (`azurerm_express_route_connection`).
     pub express_route_connections: Vec<HubExpressRouteConnection>,
+    /// Its BGP connections to appliances in connected VNets
+    /// (`azurerm_virtual_hub_bgp_connection`).
+    pub bgp_connections: Vec<HubBgpConnection>,
+    /// The hub router's speakers, once a BGP connection needs them: a
+    /// Route Server of the hub's own network at the router's two
+    /// addresses, in [`super::Topology::route_servers`].
+    pub router: Option<super::RouteServerIdx>,
+    pub line: usize,
+}
+
+/// A hub's BGP connection to an appliance in a connected VNet
+/// (`azurerm_virtual_hub_bgp_connection`): both router addresses peer with
+/// it, and what it announces enters the hub's tables as
+/// `HubBgpConnection` routes, propagated as its VNet's connection is.
+#[derive(Debug, Clone)]
+pub struct HubBgpConnection {
+    pub name: String,
+    pub peer_ip: Ipv4Addr,
+    pub peer_asn: u32,
+    /// The VNet connection of the appliance's VNet (index in the hub's
+    /// `connections`).
+    pub connection: usize,
     pub line: usize,
 }
 

@@ -67,17 +67,17 @@ impl NicBgp {
 
 /// One BGP connection as the appliances see it, kept for a refused Route
 /// Server too, so that the NIC it names draws no second error.
-struct Claim {
+pub(super) struct Claim {
     /// `None` when missing or refused (reported).
-    peer_ip: Option<IpAddr>,
+    pub(super) peer_ip: Option<IpAddr>,
     /// `None` when missing or refused (reported).
-    asn: Option<u32>,
-    nic: Option<NicIdx>,
+    pub(super) asn: Option<u32>,
+    pub(super) nic: Option<NicIdx>,
     /// The Route Server's VNet, when it exists.
-    vnet: Option<VnetIdx>,
+    pub(super) vnet: Option<VnetIdx>,
     /// The connection's key, and the line of its `peer_asn` (or its own).
-    key: String,
-    line: usize,
+    pub(super) key: String,
+    pub(super) line: usize,
 }
 
 impl Resolver<'_> {
@@ -106,10 +106,19 @@ impl Resolver<'_> {
                 branch_to_branch_traffic: rs.branch_to_branch_traffic,
                 hub_routing_preference: rs.hub_routing_preference,
                 bgp_connections,
+                hub: None,
                 line: rs.line,
             });
         }
-        self.appliance_speakers(nics, &claims);
+        self.pending_speakers = Some((nics, claims));
+    }
+
+    /// The appliances' speakers, once every BGP connection that may name
+    /// them (the Route Servers' and the virtual hubs') is known.
+    pub(super) fn finish_appliance_speakers(&mut self) {
+        if let Some((nics, claims)) = self.pending_speakers.take() {
+            self.appliance_speakers(nics, &claims);
+        }
     }
 
     /// The Route Server's `RouteServerSubnet` and its instances' addresses,

@@ -199,6 +199,8 @@ impl Resolver<'_> {
             vpn_connections: Vec::new(),
             express_route_gateway: None,
             express_route_connections: Vec::new(),
+            bgp_connections: Vec::new(),
+            router: None,
             line: h.line,
         })
     }
