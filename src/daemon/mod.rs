@@ -27,7 +27,7 @@
 //! past the plane that last used it, and its counters and flows are cleared
 //! then: a new NIC never inherits a departed one's counters or flows.
 //!
-//! The daemon has three rooms, each a folder with a map of its files and
+//! The daemon has four rooms, each a folder with a map of its files and
 //! its invariants in its module doc:
 //!
 //! | room | folder | what it holds |

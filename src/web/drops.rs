@@ -9,7 +9,7 @@ use crate::daemon::forwarding::drop_feed::DropEvent;
 use crate::daemon::forwarding::plane::Plane;
 use crate::dataplane::decide::DropReason;
 use crate::net::PacketKey;
-use crate::topology::NextHopType;
+use crate::topology::{Direction, NextHopType};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -74,13 +74,10 @@ pub fn record(plane: &Plane, event: &DropEvent, time: String) -> Option<DropReco
     let nic = snap.plan.ports[port]
         .resource_name(&snap.topology)
         .unwrap_or_else(|| snap.plan.ports[port].name.clone());
-    let direction = match event.reason {
-        DropReason::NsgInbound | DropReason::FirewallDenied | DropReason::DestinationCheck => {
-            "inbound"
-        }
-        // Judged on the way out when the NIC sent it.
-        DropReason::AdminDenied if !snap.nics[port].owns(event.key.src) => "inbound",
-        _ => "outbound",
+    // As the decision judged it, the flow logs' direction.
+    let direction = match event.direction {
+        Direction::Inbound => "inbound",
+        Direction::Outbound => "outbound",
     };
     let (rule, rule_kind, detail) = match snap.rule_names.get(event.rule) {
         Some(named) => {

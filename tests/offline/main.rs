@@ -8,6 +8,7 @@ mod common;
 #[path = "../flow_table_shared/mod.rs"]
 mod flow_table_shared;
 
+mod admin_drop_direction;
 mod application_rules;
 mod broken_edge_topologies;
 mod broken_expressroute_topologies;

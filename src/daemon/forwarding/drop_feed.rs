@@ -14,6 +14,7 @@ use crate::dataplane::decide::DropReason;
 use crate::dataplane::packet::PacketView;
 use crate::net::PacketKey;
 use crate::snapshot::RuleId;
+use crate::topology::Direction;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,6 +34,9 @@ pub struct DropEvent {
     /// inbound rules deny).
     pub port: PortId,
     pub reason: DropReason,
+    /// The direction the decision judged it in at that NIC
+    /// ([`DropReason::direction`]), as the flow logs record it.
+    pub direction: Direction,
     /// The NSG or firewall rule that denied it, or [`RuleId::NONE`].
     pub rule: RuleId,
     pub key: PacketKey,
@@ -53,7 +57,7 @@ impl DropSink {
     pub fn dropped(
         &self,
         port: PortId,
-        reason: DropReason,
+        (reason, direction): (DropReason, Direction),
         rule: RuleId,
         view: &PacketView,
         now_ms: u64,
@@ -61,6 +65,7 @@ impl DropSink {
         let event = DropEvent {
             port,
             reason,
+            direction,
             rule,
             key: view.key,
             time_ms: now_ms,
@@ -128,7 +133,13 @@ mod tests {
         packet.write(&mut bytes, b"x").unwrap();
         let view = PacketView::parse(&bytes).unwrap();
         for _ in 0..CAPACITY + 3 {
-            sink.dropped(PortId::new(1), DropReason::NoRoute, RuleId::NONE, &view, 7);
+            sink.dropped(
+                PortId::new(1),
+                (DropReason::NoRoute, Direction::Outbound),
+                RuleId::NONE,
+                &view,
+                7,
+            );
         }
         assert_eq!(source.lost(), 3);
         let first = source.next(Duration::ZERO).unwrap();

@@ -47,7 +47,7 @@ use crate::host::underlay::{UnderlayQueue, ETH_HLEN};
 use crate::host::{gso_segment_size, TunQueue, VNET_HDR_LEN};
 use crate::plan::wire::port_of_mac;
 use crate::plan::PortIdx;
-use crate::topology::{Direction, DEFAULT_MTU};
+use crate::topology::DEFAULT_MTU;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use std::collections::HashMap;
@@ -312,17 +312,14 @@ impl Worker {
                     write_counted(&self.counters, port, out, &buf[..len], traffic);
                 }
                 Verdict::Drop { reason, at, rule } => {
-                    if let (
-                        Some(denies),
-                        DropReason::NsgInbound
-                        | DropReason::FirewallDenied
-                        | DropReason::AdminDenied,
-                    ) = (&self.denies, reason)
-                    {
-                        denies.denied(plane.port_id(at), Direction::Inbound, rule, &view, now_ms);
+                    // Arrivals from other machines are judged at their
+                    // receiver.
+                    let direction = reason.direction(false);
+                    if let (Some(denies), true) = (&self.denies, reason.by_rule()) {
+                        denies.denied(plane.port_id(at), direction, rule, &view, now_ms);
                     }
                     if let Some(drops) = &self.drops {
-                        drops.dropped(plane.port_id(at), reason, rule, &view, now_ms);
+                        drops.dropped(plane.port_id(at), (reason, direction), rule, &view, now_ms);
                     }
                     self.counters
                         .dropped_many(plane.port_id(at), reason, traffic.packets);
@@ -342,21 +339,14 @@ impl Worker {
         view: &PacketView,
         now_ms: u64,
     ) -> bool {
-        if let Some(denies) = &self.denies {
-            let direction = match reason {
-                DropReason::NsgInbound | DropReason::FirewallDenied => Some(Direction::Inbound),
-                DropReason::NsgOutbound => Some(Direction::Outbound),
-                // The sender's admin rules judge its outbound packets.
-                DropReason::AdminDenied if at == ingress => Some(Direction::Outbound),
-                DropReason::AdminDenied => Some(Direction::Inbound),
-                _ => None,
-            };
-            if let Some(direction) = direction {
-                denies.denied(plane.port_id(at), direction, rule, view, now_ms);
-            }
+        // One direction for the flow logs and the live page: the sender's
+        // stages judge its outbound packets.
+        let direction = reason.direction(at == ingress);
+        if let (Some(denies), true) = (&self.denies, reason.by_rule()) {
+            denies.denied(plane.port_id(at), direction, rule, view, now_ms);
         }
         if let Some(drops) = &self.drops {
-            drops.dropped(plane.port_id(at), reason, rule, view, now_ms);
+            drops.dropped(plane.port_id(at), (reason, direction), rule, view, now_ms);
         }
         reason == DropReason::NatUnsolicited && answers_with_reset(&plane.snapshot, view)
     }

@@ -4,6 +4,7 @@
 use crate::dataplane::nat::Rewrite;
 use crate::snapshot::PortIdx;
 use crate::snapshot::RuleId;
+use crate::topology::Direction;
 
 /// Why a packet was dropped. The discriminants index per-NIC counters.
 #[derive(
@@ -141,6 +142,35 @@ pub enum DropReason {
 
 impl DropReason {
     pub const COUNT: usize = <Self as strum::EnumCount>::COUNT;
+
+    /// The direction of the drop at the NIC the decision names, for every
+    /// consumer (flow logs, the live page): `at_sender` when that NIC sent
+    /// the packet (the decision's outbound stages, an appliance forwarding
+    /// included), else it received it. The inbound stages (an NSG's, a
+    /// firewall's, the destination check) judge on the way in; an admin
+    /// rule judges in both, so the NIC's role says which; everything else
+    /// is decided on the way out.
+    pub fn direction(self, at_sender: bool) -> Direction {
+        match self {
+            DropReason::NsgInbound | DropReason::FirewallDenied | DropReason::DestinationCheck => {
+                Direction::Inbound
+            }
+            DropReason::AdminDenied if !at_sender => Direction::Inbound,
+            _ => Direction::Outbound,
+        }
+    }
+
+    /// Whether a rule denied the packet (an NSG's, a firewall's or an
+    /// admin rule): what the flow logs record as a deny.
+    pub fn by_rule(self) -> bool {
+        matches!(
+            self,
+            DropReason::NsgInbound
+                | DropReason::NsgOutbound
+                | DropReason::FirewallDenied
+                | DropReason::AdminDenied
+        )
+    }
 
     /// Every reason, in discriminant order.
     pub const ALL: [DropReason; Self::COUNT] = {
