@@ -193,6 +193,12 @@ impl Daemon {
         self.tls.pem().clone()
     }
 
+    /// The certificate store the lab's VMs trust (the system's and the
+    /// lab's CA), which each VM's namespace links to.
+    pub fn lab_trust_store(&self) -> Arc<std::path::Path> {
+        self.tls.store().clone()
+    }
+
     /// The snapshot the workers forward with now.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.plane.load().snapshot.clone()

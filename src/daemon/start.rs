@@ -137,12 +137,13 @@ fn ports_of(
 }
 
 /// Each port's namespace: its queues, its place on the fabric (`on_fabric`:
-/// the lab has one) and, for a VM, the lab's CA `ca_pem` trusted.
+/// the lab has one) and, for a VM, the lab's certificate store `store`
+/// (the system's and the lab's CA) trusted.
 fn lab_specs(
     (topology, plan): (&Topology, &crate::plan::Plan),
     (queues_per_port, shaping): (usize, bool),
     on_fabric: bool,
-    ca_pem: &Arc<str>,
+    store: &Arc<std::path::Path>,
 ) -> Vec<NamespaceSpec> {
     plan.ports
         .iter()
@@ -150,7 +151,7 @@ fn lab_specs(
             let mut spec = namespace_spec(topology, port, queues_per_port, shaping);
             spec.on_fabric = on_fabric && ports::offloadable(port);
             if ports::trusts_lab_ca(port) {
-                spec.trusted_certificates = Some(ca_pem.clone());
+                spec.trust_store = Some(store.clone());
             }
             spec
         })
@@ -191,7 +192,7 @@ impl Daemon {
             (&topology, &plan),
             (queues_per_port, options.shaping),
             fabric.is_some(),
-            tls.pem(),
+            tls.store(),
         );
         let stop = Arc::new(AtomicBool::new(false));
         let faults = Arc::new(Faults::default());

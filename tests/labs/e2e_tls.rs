@@ -89,6 +89,23 @@ fn vms_verify_the_accounts_certificate_and_a_wrong_name_fails() {
     if let Ok(system) = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt") {
         assert!(bundle.starts_with(system.trim_end()));
     }
+    // One store for the lab, beside the CA, that each VM's namespace links
+    // to: nothing the size of the system's bundle is copied per VM.
+    let shared = std::fs::canonicalize(&store).unwrap();
+    assert!(
+        shared.starts_with(ca_path.parent().unwrap()),
+        "{}",
+        shared.display()
+    );
+    assert_eq!(
+        std::fs::canonicalize(vnetd::host::netns::trust_store_of(&vm3)).unwrap(),
+        shared
+    );
+    let link = vnetd::host::netns::etc_dir_of(&vm1).join("ssl");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
 
     // Through the Private Endpoint, by the public name and the privatelink
     // name alike.

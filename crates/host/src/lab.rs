@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -73,10 +74,12 @@ pub struct NamespaceSpec {
     /// elsewhere, with default listeners (see [`super::every_address`]);
     /// `None`: only its own.
     pub every_address: Option<super::every_address::EveryAddress>,
-    /// Certificates (PEM) the namespace's programs trust beside the
-    /// system's, written where `ip netns exec` reads them (see
-    /// [`super::netns::write_trust_store`]); `None`: the host's store.
-    pub trusted_certificates: Option<Arc<str>>,
+    /// The certificate store the namespace's programs trust (the system's
+    /// and the lab's CA), linked where `ip netns exec` reads it (see
+    /// [`super::netns::link_trust_store`]): the directory of a store
+    /// written once for the lab ([`super::netns::write_shared_trust_store`]);
+    /// `None`: the host's store.
+    pub trust_store: Option<Arc<Path>>,
     /// TCP it would forward to some ports goes to a local listener
     /// instead (see [`super::intercept`]); `None`: nothing is taken.
     pub intercept: Option<super::intercept::Intercept>,
@@ -103,7 +106,7 @@ impl NamespaceSpec {
             dnat: super::nat::DestinationNats::default(),
             resolv_conf: None,
             every_address: None,
-            trusted_certificates: None,
+            trust_store: None,
             intercept: None,
         }
     }
@@ -463,8 +466,8 @@ fn build_one(
             return Err(error);
         }
     }
-    if let (false, Some(pem)) = (spec.existing_namespace, &spec.trusted_certificates) {
-        if let Err(error) = netns::write_trust_store(&spec.name, pem) {
+    if let (false, Some(store)) = (spec.existing_namespace, &spec.trust_store) {
+        if let Err(error) = netns::link_trust_store(&spec.name, store) {
             let _ = netns::delete(&spec.name);
             return Err(error);
         }

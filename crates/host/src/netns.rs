@@ -432,17 +432,16 @@ const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// `/etc/ssl`.
 const SYSTEM_OPENSSL_CNF: &str = "/etc/ssl/openssl.cnf";
 
-/// Writes the certificate store of the namespace `name` where `ip netns
-/// exec` binds it over `/etc/ssl`: `/etc/netns/NAME/ssl/certs/
-/// ca-certificates.crt`, the system's bundle (where there is one) and
-/// `extra_pem` after it, and a copy of the system's `openssl.cnf`. A
-/// program run in the namespace another way (`setns`, `nsenter`) sees the
-/// host's `/etc/ssl`: it is told of the file by `SSL_CERT_FILE` or its own
-/// option. [`delete`] removes it with the namespace.
-pub fn write_trust_store(name: &str, extra_pem: &str) -> Result<()> {
-    validate_name(name)?;
-    let ssl = etc_dir_of(name).join("ssl");
-    let certs = ssl.join("certs");
+/// Writes a certificate store at `dir`, for namespaces to share: the
+/// system's bundle (where there is one) with `extra_pem` after it, as
+/// `dir/certs/ca-certificates.crt`, and a copy of the system's
+/// `openssl.cnf`, all readable by every user (`ip netns exec` binds the
+/// store over all of `/etc/ssl`). Written once per lab: a namespace links
+/// to it ([`link_trust_store`]) instead of holding a copy, which for a
+/// lab of thousands of VMs was gigabytes written to `/etc`.
+pub fn write_shared_trust_store(dir: &Path, extra_pem: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let certs = dir.join("certs");
     fs::create_dir_all(&certs).with_context(|| format!("creating {}", certs.display()))?;
     let mut bundle = match fs::read_to_string(SYSTEM_CA_BUNDLE) {
         Ok(text) => text,
@@ -455,11 +454,39 @@ pub fn write_trust_store(name: &str, extra_pem: &str) -> Result<()> {
     bundle.push_str(extra_pem);
     let path = certs.join(TRUST_STORE_FILE);
     fs::write(&path, bundle).with_context(|| format!("writing {}", path.display()))?;
-    match fs::copy(SYSTEM_OPENSSL_CNF, ssl.join("openssl.cnf")) {
-        Ok(_) => Ok(()),
-        Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
-        Err(err) => Err(err).with_context(|| format!("copying {SYSTEM_OPENSSL_CNF}")),
+    match fs::copy(SYSTEM_OPENSSL_CNF, dir.join("openssl.cnf")) {
+        Ok(_) => {}
+        Err(err) if err.kind() == ErrorKind::NotFound => {}
+        Err(err) => return Err(err).with_context(|| format!("copying {SYSTEM_OPENSSL_CNF}")),
     }
+    for (at, mode) in [
+        (dir, 0o755),
+        (certs.as_path(), 0o755),
+        (path.as_path(), 0o644),
+    ] {
+        fs::set_permissions(at, fs::Permissions::from_mode(mode))
+            .with_context(|| format!("setting the mode of {}", at.display()))?;
+    }
+    Ok(())
+}
+
+/// Gives the namespace `name` the certificate store at `store` (written by
+/// [`write_shared_trust_store`]) where `ip netns exec` binds it over
+/// `/etc/ssl`: `/etc/netns/NAME/ssl`, a symbolic link to it. A program
+/// run in the namespace another way (`setns`, `nsenter`) sees the host's
+/// `/etc/ssl`: it is told of the file by `SSL_CERT_FILE` or its own
+/// option. [`delete`] removes the link with the namespace; the store
+/// stays for its owner to remove.
+pub fn link_trust_store(name: &str, store: &Path) -> Result<()> {
+    validate_name(name)?;
+    let dir = etc_dir_of(name);
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let ssl = dir.join("ssl");
+    if fs::symlink_metadata(&ssl).is_ok_and(|m| m.file_type().is_symlink()) {
+        let _ = fs::remove_file(&ssl);
+    }
+    std::os::unix::fs::symlink(store, &ssl)
+        .with_context(|| format!("linking {} to {}", ssl.display(), store.display()))
 }
 
 /// The bundle's name in the namespace's `ssl/certs`.
@@ -472,12 +499,16 @@ pub fn trust_store_of(name: &str) -> PathBuf {
     etc_dir_of(name).join("ssl/certs").join(TRUST_STORE_FILE)
 }
 
-/// Removes what [`write_resolv_conf`] and [`write_trust_store`] wrote for
-/// `name`, if anything.
+/// Removes what [`write_resolv_conf`] and [`link_trust_store`] wrote for
+/// `name` (and a copy of the store, as earlier versions wrote it), if
+/// anything.
 fn remove_etc(name: &str) {
     let dir = etc_dir_of(name);
     let _ = fs::remove_file(dir.join("resolv.conf"));
     let ssl = dir.join("ssl");
+    if fs::symlink_metadata(&ssl).is_ok_and(|m| m.file_type().is_symlink()) {
+        let _ = fs::remove_file(&ssl);
+    }
     let _ = fs::remove_file(ssl.join("certs").join(TRUST_STORE_FILE));
     let _ = fs::remove_file(ssl.join("openssl.cnf"));
     let _ = fs::remove_dir(ssl.join("certs"));

@@ -10,8 +10,10 @@
 //! memory, its certificate is written to `/run/vnetd-tls/<namespace>/ca.pem`
 //! (the lab's first namespace, so that `vnetd down` removes what a killed
 //! run left with that namespace's other run directories) and removed with
-//! the lab. Every VM's namespace trusts it (see
-//! [`crate::host::netns::write_trust_store`]).
+//! the lab. Every VM's namespace trusts it through one store beside it,
+//! `/run/vnetd-tls/<namespace>/ssl` (the system's bundle and the CA), which
+//! each VM's `/etc/netns/<vm>/ssl` links to (see
+//! [`crate::host::netns::link_trust_store`]).
 
 use crate::host::tls::{Identity, LabCa, NamePolicy, Subject, TlsAcceptor};
 use crate::plan::Plan;
@@ -23,12 +25,16 @@ use std::sync::Arc;
 /// The CA's certificate's name in its run directory.
 const CA_FILE: &str = "ca.pem";
 
+/// The directory of the VMs' certificate store in the run directory.
+const STORE_DIR: &str = "ssl";
+
 /// A lab's CA and where its certificate is written.
 #[derive(Debug)]
 pub struct LabTls {
     ca: Arc<LabCa>,
     pem: Arc<str>,
     path: PathBuf,
+    store: Arc<Path>,
 }
 
 impl LabTls {
@@ -46,11 +52,21 @@ impl LabTls {
             .join(&anchor)
             .join(CA_FILE);
         ca.write_certificate(&path)?;
+        let pem: Arc<str> = Arc::from(ca.certificate_pem());
+        let store: Arc<Path> = Arc::from(path.with_file_name(STORE_DIR));
+        crate::host::netns::write_shared_trust_store(&store, &pem)?;
         Ok(LabTls {
-            pem: Arc::from(ca.certificate_pem()),
+            pem,
             ca,
             path,
+            store,
         })
+    }
+
+    /// The certificate store the VMs trust: the system's bundle and the
+    /// CA, which each VM's namespace links to.
+    pub fn store(&self) -> &Arc<Path> {
+        &self.store
     }
 
     /// Where the CA's certificate is.
@@ -68,8 +84,9 @@ impl LabTls {
         &self.ca
     }
 
-    /// Removes the CA's certificate and its directory.
+    /// Removes the CA's certificate, the VMs' store and their directory.
     pub fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.store);
         let _ = std::fs::remove_file(&self.path);
         if let Some(dir) = self.path.parent() {
             let _ = std::fs::remove_dir(dir);

@@ -287,7 +287,7 @@ impl Daemon {
             let mut spec = namespace_spec(&topology, nic, self.queues_per_port, self.shaping);
             spec.on_fabric = self.offload.is_some() && super::ports::offloadable(nic);
             if super::ports::trusts_lab_ca(nic) {
-                spec.trusted_certificates = Some(self.lab_ca_pem());
+                spec.trust_store = Some(self.lab_trust_store());
             }
             // A site's tunnels died with the router they were in.
             let rebuilt =
