@@ -1,7 +1,10 @@
-//! Multi-queue TUN devices with the virtio-net header and offloads on.
+//! TUN devices with the virtio-net header and offloads on.
 //!
-//! Every device is opened with `IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE |
-//! IFF_VNET_HDR`, and `TUNSETOFFLOAD` enables checksum offload and TCP
+//! Every device is opened with `IFF_TUN | IFF_NO_PI | IFF_VNET_HDR`, and
+//! `IFF_MULTI_QUEUE` when it has more than one queue (the kernel gives a
+//! multi-queue device 256 queues whatever it uses: about 120 KB allocated
+//! and cleared under the RTNL lock, per device, which a lab of thousands
+//! of single-queue ports does not need), and `TUNSETOFFLOAD` enables checksum offload and TCP
 //! segmentation offload (TSO4, TSO6), plus UDP segmentation offload (USO4,
 //! USO6) when the kernel accepts it (Linux 6.2 and later). With offload on
 //! the kernel hands over TCP super-packets of up to 64 KiB and takes them
@@ -196,11 +199,11 @@ impl TunDevice {
         let first = DeviceBuilder::new()
             .name(name)
             .offload(true)
-            .multi_queue(true)
+            .multi_queue(options.queues > 1)
             // Left down: it is renamed and configured before it goes up.
             .enable(false)
             .build_sync()
-            .context("creating a TUN device (IFF_MULTI_QUEUE, IFF_VNET_HDR, offload)")?;
+            .context("creating a TUN device (IFF_VNET_HDR, offload)")?;
         if options.persistent {
             first
                 .persist()
