@@ -26,11 +26,14 @@ use super::super::nlmsg::{self, IFINFO_LEN, IFLA_IFNAME, RTM_NEWLINK};
 
 /// Adds, in the current thread's namespace, the veth `name` (down, MTU
 /// `mtu`) whose peer `peer_name` is born in the namespace open as
-/// `peer_namespace`, down, with MTU `mtu` and the link-layer address
-/// `peer_mac`. Returns the index and link-layer address of `name`.
+/// `peer_namespace`, down, with MTU `peer_mtu` and the link-layer address
+/// `peer_mac`. Returns the index and link-layer address of `name`. The
+/// peer is born with its final MTU: each change of a device in a
+/// namespace that holds thousands of veth peers is a notification that
+/// makes the kernel walk the ids of all those namespaces.
 pub fn add_veth_across(
     name: &str,
-    mtu: u32,
+    (mtu, peer_mtu): (u32, u32),
     peer_namespace: &File,
     peer_name: &str,
     peer_mac: [u8; 6],
@@ -40,7 +43,7 @@ pub fn add_veth_across(
         let peer = LinkMessageBuilder::<LinkUnspec>::new()
             .name(peer_name.to_owned())
             .address(peer_mac.to_vec())
-            .mtu(mtu)
+            .mtu(peer_mtu)
             .setns_by_fd(target_fd)
             .build();
         let request = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)

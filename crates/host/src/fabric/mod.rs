@@ -369,7 +369,7 @@ impl Fabric {
         })?;
         let (eth0, mac) = links::add_veth_across(
             interface,
-            config.mtu,
+            (config.mtu, HOST_END_MTU),
             &fabric_namespace,
             &host_name,
             FABRIC_MAC,
