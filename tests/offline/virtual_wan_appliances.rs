@@ -128,3 +128,26 @@ fn the_hub_tables_carry_what_the_appliances_announce_with_their_paths() {
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].to_string(), "10.100.0.0/23");
 }
+
+/// A Route Server of the file named as vnetd would name the hub's router
+/// is no reason to refuse the file (Azure has no such name): the router
+/// takes the next free name.
+#[test]
+fn the_hub_router_takes_a_free_name() {
+    let (text, _) = bgp_design();
+    let text = text.replacen(
+        "vnets:\n",
+        "vnets:\n  - name: rsvnet\n    address_space: [10.250.0.0/24]\n    location: eastus\n    \
+         subnets:\n      - {name: RouteServerSubnet, address_prefixes: [10.250.0.0/26]}\n",
+        1,
+    ) + "\nroute_servers:\n  - {name: hub1-router, virtual_network: rsvnet}\n";
+    let topo = vnetd::topology::parse_str("named.yaml", &text)
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .topology;
+    let router = topo.virtual_hubs[hub(&topo, "hub1")].router.unwrap();
+    assert_eq!(topo.route_servers[router].name, "hub1-router-2");
+    assert!(topo
+        .route_servers
+        .iter()
+        .any(|r| r.name == "hub1-router" && r.hub.is_none()));
+}

@@ -7,7 +7,8 @@
 //! intent.
 //!
 //! The accepted connections are lowered onto the Route Server vnetd runs:
-//! the hub router becomes a Route Server named `<hub>-router` in the hub's
+//! the hub router becomes a Route Server named `<hub>-router` (or
+//! `<hub>-router-<k>` where the file has a Route Server of that name) in the hub's
 //! own network, whose two instances take the router's addresses (its
 //! `RouteServerSubnet` is the hub prefix's second /26, vnetd's estimate)
 //! and peer with each appliance, as the appliance's speaker peers with
@@ -81,16 +82,14 @@ impl Resolver<'_> {
     /// connection.
     fn hub_router(&mut self, hub: VirtualHubIdx) {
         let h = &self.topo.virtual_hubs[hub];
-        let name = format!("{}-router", h.name);
-        if let Some(other) = self.topo.route_servers.by_name(&name) {
-            let why = format!(
-                "a Route Server named `{name}` is already in the file (line {}): vnetd runs the \
-                 hub's router under that name",
-                self.topo.route_servers[other].line
-            );
-            self.diags
-                .error(h.line, &format!("virtual_hubs[{}]", h.name), why);
-            return;
+        // `<hub>-router`, or the first `<hub>-router-<k>` no Route Server
+        // of the file has: Azure refuses no name for it.
+        let taken = |name: &str| self.topo.route_servers.by_name(name).is_some();
+        let mut name = format!("{}-router", h.name);
+        let mut k = 2;
+        while taken(&name) {
+            name = format!("{}-router-{k}", h.name);
+            k += 1;
         }
         let at = router_subnet(h.address_prefix, h.router_ips);
         let vnet = self.hub_vnet(hub, HUB_ROUTER_SUBNET_NAME, at);
