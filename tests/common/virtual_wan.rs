@@ -27,6 +27,25 @@ pub fn hub_rows(socket: &Path, hub: &str) -> Vec<String> {
         .collect()
 }
 
+/// Makes the BIRD of namespace `netns` stop announcing `prefix` (its
+/// `route PREFIX unreachable;` taken out of its configuration, then
+/// `birdc configure`), and returns when BIRD took the new configuration.
+pub fn withdraw_from_bird(netns: &str, prefix: &str) -> std::time::Instant {
+    let run_dir = format!("/run/vnetd-bgp/{netns}");
+    let config_path = format!("{run_dir}/bird.conf");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    let withdrawn = config.replace(&format!("  route {prefix} unreachable;\n"), "");
+    assert_ne!(config, withdrawn, "BIRD of {netns} announces {prefix}");
+    std::fs::write(&config_path, withdrawn).unwrap();
+    let reply = std::process::Command::new("birdc")
+        .args(["-s", &format!("{run_dir}/bird.ctl"), "configure"])
+        .output()
+        .unwrap();
+    let at = std::time::Instant::now();
+    assert!(String::from_utf8_lossy(&reply.stdout).contains("Reconfigured"));
+    at
+}
+
 /// The prefixes of [`hub_rows`].
 pub fn hub_prefixes(socket: &Path, hub: &str) -> Vec<String> {
     (hub_rows(socket, hub).iter())

@@ -12,10 +12,9 @@
 
 use crate::common;
 
-use common::virtual_wan::{hub_rows, nva_scenario, nva_scenario_with_bgp};
+use common::virtual_wan::{hub_rows, nva_scenario, nva_scenario_with_bgp, withdraw_from_bird};
 use common::{in_netns, ping, tcp_echo, wait_for, Lab};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PREFIX: &str = "vwa";
 
@@ -68,18 +67,7 @@ fn appliances_announce_their_spokes_to_the_hubs_and_withdraw_them() {
     assert!(routes.contains("BGP.as_path: 65515"), "{routes}");
 
     // The appliance stops announcing vnet6: both hubs drop it within 1 s.
-    let run_dir = format!("/run/vnetd-bgp/{}", lab.ns("nva-vnet2"));
-    let config_path = format!("{run_dir}/bird.conf");
-    let config = std::fs::read_to_string(&config_path).unwrap();
-    let withdrawn = config.replace("  route 10.2.2.0/24 unreachable;\n", "");
-    assert_ne!(config, withdrawn, "BIRD announces 10.2.2.0/24");
-    std::fs::write(&config_path, withdrawn).unwrap();
-    let reply = Command::new("birdc")
-        .args(["-s", &ctl, "configure"])
-        .output()
-        .unwrap();
-    let withdrawn_at = Instant::now();
-    assert!(String::from_utf8_lossy(&reply.stdout).contains("Reconfigured"));
+    let withdrawn_at = withdraw_from_bird(&lab.ns("nva-vnet2"), "10.2.2.0/24");
     let gone = wait_for(Duration::from_secs(1), || {
         ["hub1", "hub2"]
             .iter()

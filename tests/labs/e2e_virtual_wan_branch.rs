@@ -13,11 +13,10 @@
 
 use crate::common;
 
-use common::virtual_wan::hub_prefixes;
+use common::virtual_wan::{hub_prefixes, withdraw_from_bird};
 use common::{in_netns, ping, wait_for, Lab};
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PREFIX: &str = "vwb";
 /// What branch1 announces besides its hosts' range, to withdraw.
@@ -112,18 +111,7 @@ fn branches_learn_both_hubs_reach_the_spokes_and_a_withdrawal_leaves_every_hub()
             hub_prefixes(&socket, hub)
         );
     }
-    let run_dir = format!("/run/vnetd-bgp/{PREFIX}-branch1");
-    let config_path = format!("{run_dir}/bird.conf");
-    let config = std::fs::read_to_string(&config_path).unwrap();
-    let withdrawn = config.replace(&format!("  route {EXTRA} unreachable;\n"), "");
-    assert_ne!(config, withdrawn, "BIRD announces {EXTRA}");
-    std::fs::write(&config_path, withdrawn).unwrap();
-    let reply = Command::new("birdc")
-        .args(["-s", &format!("{run_dir}/bird.ctl"), "configure"])
-        .output()
-        .unwrap();
-    let withdrawn_at = Instant::now();
-    assert!(String::from_utf8_lossy(&reply.stdout).contains("Reconfigured"));
+    let withdrawn_at = withdraw_from_bird(&format!("{PREFIX}-branch1"), EXTRA);
     let gone = wait_for(Duration::from_secs(1), || {
         ["hub1", "hub2"]
             .iter()
