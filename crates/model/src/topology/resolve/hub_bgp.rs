@@ -54,7 +54,7 @@ impl Resolver<'_> {
     ) {
         let vnet = self.topo.virtual_hubs[hub].connections[c.connection].vnet;
         let ip = IpAddr::V4(c.peer_ip);
-        let nic = (self.topo.nics).position(|n| n.subnet.vnet == vnet && n.owns(ip));
+        let nic = self.appliance_nic(hub, c);
         if nic.is_none() {
             let why = format!(
                 "no NIC holds {ip} in `{}`, the VNet of connection `{}`: the session will not \
@@ -75,6 +75,13 @@ impl Resolver<'_> {
         if let Some((_, claims)) = self.pending_speakers.as_mut() {
             claims.push(claim);
         }
+    }
+
+    /// The NIC holding `c`'s address in the VNet of its connection.
+    fn appliance_nic(&self, hub: VirtualHubIdx, c: &HubBgpConnection) -> Option<NicIdx> {
+        let vnet = self.topo.virtual_hubs[hub].connections[c.connection].vnet;
+        let ip = IpAddr::V4(c.peer_ip);
+        (self.topo.nics).position(|n| n.subnet.vnet == vnet && n.owns(ip))
     }
 
     /// The hub router's speakers: a Route Server of the hub's own network
@@ -106,7 +113,7 @@ impl Resolver<'_> {
                 name: c.name.clone(),
                 peer_ip: IpAddr::V4(c.peer_ip),
                 peer_asn: c.peer_asn,
-                nic: (self.topo.nics).position(|n| n.owns(IpAddr::V4(c.peer_ip))),
+                nic: self.appliance_nic(hub, c),
                 line: c.line,
             })
             .collect();
