@@ -4,7 +4,8 @@
 //! a file of `src/daemon/` and fails on a room using one it may not,
 //! naming the file and line.
 
-use crate::layering::{module_path, relative_paths, rust_files};
+use crate::import_graph::{module_path, relative_paths};
+use crate::layering::rust_files;
 use std::path::Path;
 
 /// The daemon's rooms (docs/src/layout.md), and which of them each may

@@ -37,6 +37,7 @@ mod import_edge;
 mod import_express_route;
 mod import_firewall_fqdns;
 mod import_flow_logs;
+mod import_graph;
 mod import_names;
 mod import_network_manager;
 mod import_network_manager_refusals;
