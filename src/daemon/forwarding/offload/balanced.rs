@@ -46,7 +46,6 @@ pub struct PinnedRewrite {
 /// `plane`, the load balancer's part in it being `balancing`: the kernel
 /// carries it when the pin in `flows` makes the workers do exactly that
 /// (see [`balanced_rewrite`]).
-#[allow(clippy::too_many_arguments)]
 pub fn judge_balanced(
     plane: &Plane,
     flows: &FlowTable,
@@ -85,7 +84,6 @@ pub fn judge_balanced(
 /// takes the flow back to the workers; what may change within a plane is
 /// the pin itself, which each reading checks. The rewrite the workers
 /// made (`rewrite`) must be the one the pin gives.
-#[allow(clippy::too_many_arguments)]
 pub fn balanced_rewrite<O: FlowOwners>(
     snap: &Snapshot,
     tracked: &TrackedFlows<'_, O>,
