@@ -450,8 +450,6 @@ fn knots(edges: &BTreeSet<(String, String)>) -> Vec<BTreeSet<String>> {
 /// Undone by moving what a module's children share out of the module's
 /// own file, so that the parent only names its children.
 const STILL_KNOTTED: &[&str] = &[
-    "crates/decide/src/dataplane/decide/edge.rs",
-    "crates/decide/src/dataplane/decide/mod.rs",
     "crates/decide/src/diagnostics/az.rs",
     "crates/decide/src/diagnostics/circuit.rs",
     "crates/decide/src/diagnostics/gateway.rs",
@@ -627,6 +625,8 @@ fn no_new_file_imports_itself_through_others() {
             knotted.extend(knot.iter().map(|f| format!("{dir}/{f}")));
         }
     }
+    // Shown with `--nocapture`, to see which edges to cut.
+    println!("{report:#?}");
     let listed: BTreeSet<String> = STILL_KNOTTED.iter().map(|f| (*f).to_owned()).collect();
     let new: Vec<&String> = knotted.difference(&listed).collect();
     let undone: Vec<&String> = listed.difference(&knotted).collect();

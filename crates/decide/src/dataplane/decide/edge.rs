@@ -27,9 +27,9 @@
 //! connection lives); a flow with a free port but no room in the flow
 //! table is dropped as `flow_table_full`, the lab's limit, not Azure's.
 
+use super::receiving::{receive, Decided};
 use super::{
-    balance, receive, Balanced, Conntrack, Decided, DropReason, FrontendHop, NewTranslation,
-    Untranslated, Verdict,
+    balance, Balanced, Conntrack, DropReason, FrontendHop, NewTranslation, Untranslated, Verdict,
 };
 use crate::dataplane::nat::Rewrite;
 use crate::dataplane::packet::PacketView;
