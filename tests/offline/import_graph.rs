@@ -231,8 +231,10 @@ struct SourceFile {
     /// The bare names it can start a path at: its child modules, and the
     /// modules it brought in by `use`.
     names: BTreeMap<String, Vec<String>>,
-    /// What it re-exports: each name (as exported) and the path it names.
-    reexports: BTreeMap<String, Vec<String>>,
+    /// What it brings in by `use` (which its children see too, and
+    /// everyone when it is `pub`): each name, and the path it names in
+    /// the crate, or `None` for a name from outside the crate.
+    imported: BTreeMap<String, Option<Vec<String>>>,
     /// The modules it re-exports whole (`pub use a::*`).
     globs: Vec<Vec<String>>,
 }
@@ -278,13 +280,27 @@ fn read_source(src: &Path, file: &Path, modules: &BTreeMap<Vec<String>, usize>) 
             (child, path)
         })
         .collect();
-    let mut reexports = BTreeMap::new();
+    let mut imported = BTreeMap::new();
     let mut globs = Vec::new();
     for code in &code_lines(&text) {
         let Some(exported) = use_line(code) else {
             continue;
         };
         let glob = code.contains("::*");
+        // `use std::{..}`, `use vnetd_net::..`: names from outside.
+        let first = ident(code.split_once("use ").map_or("", |(_, rest)| rest));
+        if !["crate", "super", "self", ""].contains(&first.as_str()) && !names.contains_key(&first)
+        {
+            for path in paths_from(code, &[&format!("{first}::")]) {
+                if let Some(last) = path.last() {
+                    let alias = last
+                        .split_once(" as ")
+                        .map_or(last.as_str(), |(_, a)| a.trim());
+                    imported.insert(alias.to_owned(), None);
+                }
+            }
+            continue;
+        }
         for path in full_paths(code, &here, &names.clone()) {
             // `a::b as c`: the segment reads "b as c".
             let (path, alias) = match path.last().and_then(|l| l.split_once(" as ")) {
@@ -301,8 +317,8 @@ fn read_source(src: &Path, file: &Path, modules: &BTreeMap<Vec<String>, usize>) 
                 }
                 names.insert(alias.clone(), path.clone());
             }
-            if exported && !alias.is_empty() {
-                reexports.insert(alias, path);
+            if !alias.is_empty() {
+                imported.insert(alias, Some(path));
             }
         }
     }
@@ -313,7 +329,7 @@ fn read_source(src: &Path, file: &Path, modules: &BTreeMap<Vec<String>, usize>) 
         text,
         items,
         names,
-        reexports,
+        imported,
         globs,
     }
 }
@@ -340,10 +356,14 @@ fn defining_file(
     if source.items.contains(item) {
         return Some(at);
     }
-    if let Some(target) = source.reexports.get(item).filter(|t| t.as_slice() != path) {
+    if let Some(target) = source.imported.get(item) {
+        let target = target.as_ref()?;
+        if target.as_slice() == path {
+            return Some(at);
+        }
         let mut next = target.clone();
         next.extend(path[n + 1..].iter().cloned());
-        return defining_file(&next, modules, sources, depth + 1).or(Some(at));
+        return defining_file(&next, modules, sources, depth + 1);
     }
     for glob in &source.globs {
         let mut next = glob.clone();
@@ -504,11 +524,9 @@ const STILL_KNOTTED: &[&str] = &[
     "crates/import/src/az/express_route.rs",
     "crates/import/src/az/firewall.rs",
     "crates/import/src/az/flow_logs.rs",
-    "crates/import/src/az/known.rs",
     "crates/import/src/az/load_balancers.rs",
     "crates/import/src/az/names.rs",
     "crates/import/src/az/network_managers.rs",
-    "crates/import/src/az/peerings.rs",
     "crates/import/src/az/resolvers.rs",
     "crates/import/src/az/route_server.rs",
     "crates/import/src/az/services.rs",
@@ -668,7 +686,8 @@ fn a_circle_of_imports_is_reported() {
 /// A parent naming its child by its bare name, and the child using what
 /// the parent defines, is a circle; a parent that only re-exports its
 /// child's type (in a `use` of several lines) is none, since its users
-/// reach the child's file.
+/// reach the child's file; nor is a name the parent brought in from
+/// outside the crate.
 #[test]
 fn bare_child_paths_and_re_exports_are_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -688,13 +707,13 @@ fn bare_child_paths_and_re_exports_are_read() {
     .unwrap();
     std::fs::write(
         src.join("facade/mod.rs"),
-        "mod types;\nmod user;\npub use types::{\n    Thing,\n};\n",
+        "mod types;\nmod user;\nuse std::fmt::Debug;\npub use types::{\n    Thing,\n};\n",
     )
     .unwrap();
     std::fs::write(src.join("facade/types.rs"), "pub struct Thing;\n").unwrap();
     std::fs::write(
         src.join("facade/user.rs"),
-        "use super::Thing;\npub(crate) fn make() -> Thing { Thing }\n",
+        "use super::{Debug, Thing};\npub(crate) fn make() -> Thing { Thing }\n",
     )
     .unwrap();
     let edges = file_imports(&src);
