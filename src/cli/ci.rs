@@ -180,7 +180,7 @@ fn prepare(args: &CiArgs, report: &RunReport) -> Result<Prepared, Failure> {
     };
     let missing = crate::daemon::changing::hybrid::missing_routing(&topology, &options.programs);
     if !missing.is_empty() {
-        return Err(environment(super::render(&missing).trim_end()));
+        return Err(environment(super::render_diagnostics(&missing).trim_end()));
     }
     std::fs::create_dir_all(&args.artifacts).map_err(|e| {
         environment(format!(

@@ -6,7 +6,7 @@
 
 use super::args::RunArgs;
 use super::converge::Reporter;
-use super::{load, render, say, say_err, Failure};
+use super::{load, render_diagnostics, say, say_err, Failure};
 use crate::api::client;
 use crate::daemon::control;
 use crate::plan::PortKind;
@@ -26,7 +26,7 @@ pub(super) fn load_or_builtin(
     match path {
         Some(p) => load(p, options),
         None => crate::plan::parse_str(BUILTIN_NAME, BUILTIN_LAB)
-            .map_err(|e| Failure::refused(render(&e))),
+            .map_err(|e| Failure::refused(render_diagnostics(&e))),
     }
 }
 
@@ -122,7 +122,7 @@ pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
     // before anything is built.
     let missing = crate::daemon::changing::hybrid::missing_routing(&topo, &options.programs);
     if !missing.is_empty() {
-        return Err(Failure::refused(render(&missing).trim_end()));
+        return Err(Failure::refused(render_diagnostics(&missing).trim_end()));
     }
     // What the machine lacks, one line each, and what works without it.
     for offer in crate::host::machine::offers()
@@ -565,7 +565,7 @@ fn running_topology(running: &crate::api::RunningTopology) -> Result<topology::T
         .map_err(|e| {
             Failure::refused(format!(
                 "{}the running topology ({}) does not read here",
-                render(&e),
+                render_diagnostics(&e),
                 running.source
             ))
         })

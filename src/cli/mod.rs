@@ -11,8 +11,10 @@
 //! `converge` reports and waits for the lab's convergence,
 //! `capture` writes what crosses a port as pcapng,
 //! [`failure`] turns the errors below into exit codes, `render` prints the
-//! running lab's typed answers; this module dispatches the commands and
-//! answers the short ones.
+//! running lab's typed answers, `loading` reads a lab file for a command
+//! (its warnings said, its refusal turned into an exit code) and `output`
+//! writes to stdout and stderr; this module dispatches the commands and
+//! answers the short ones, using them all, and none of them uses it.
 
 pub mod args;
 mod capture;
@@ -22,8 +24,10 @@ mod converge;
 pub mod failure;
 mod guardian;
 pub mod lab;
+mod loading;
 pub mod log;
 mod manual;
+mod output;
 pub mod render;
 
 pub use args::{
@@ -38,10 +42,14 @@ use crate::diagnostics::{expectations, Query};
 use crate::graph::GraphFormat;
 use crate::policy::bgp::expected_learned;
 use crate::snapshot::Snapshot;
-use crate::topology::{self, Diagnostic, Loaded, ParseOptions};
+use crate::topology::{self, ParseOptions};
 use clap::Parser;
 use lab::{down, run_lab};
-use std::io::Write;
+use loading::{
+    failed_expectations, load, load_with_text, refuse_forwarding_loops, refuse_invalid,
+    refuse_unknown_reasons, render_diagnostics,
+};
+use output::{say, say_err};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -64,29 +72,6 @@ pub fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
-}
-
-/// Writes command output to stdout. When the reader has gone (`vnetd flows
-/// | head -1`), the command ends quietly with exit 0, as `head` asked for
-/// no more; any other write error (`> /dev/full`) is reported, exit 1.
-pub(super) fn say(text: &str) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure {
-            code: 0,
-            message: String::new(),
-        }),
-        Err(e) => Err(Failure::refused(format!(
-            "vnetd: error writing output: {e}"
-        ))),
-    }
-}
-
-/// Writes to stderr; a closed or full stderr loses the text, never panics.
-pub(super) fn say_err(text: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
 }
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
@@ -358,7 +343,7 @@ fn online(req: &Request, json: bool) -> Result<(), Failure> {
 
 fn apply(path: &Path, options: ParseOptions, wait: bool) -> Result<(), Failure> {
     // The same refusals as `vnetd check`, before bothering the daemon.
-    let text = topology::read_file(path).map_err(|d| Failure::refused(render(&[d])))?;
+    let text = topology::read_file(path).map_err(|d| Failure::refused(render_diagnostics(&[d])))?;
     refuse_invalid(
         path,
         crate::plan::parse_str_with(&path.display().to_string(), &text, options),
@@ -408,89 +393,6 @@ fn wait(timeout: std::time::Duration) -> Result<(), Failure> {
 /// How long `vnetd apply` waits for the lab to converge.
 const APPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
-pub(super) fn render(diags: &[Diagnostic]) -> String {
-    diags.iter().map(|d| format!("{d}\n")).collect()
-}
-
-/// Loads a lab file, its warnings said on stderr: the file's own, and
-/// each BGP session it configures that can never come up.
-pub(super) fn load(path: &Path, options: ParseOptions) -> Result<Loaded, Failure> {
-    load_with_text(path, options).map(|(loaded, _)| loaded)
-}
-
-/// [`load`], with the file's text as it was read.
-pub(super) fn load_with_text(
-    path: &Path,
-    options: ParseOptions,
-) -> Result<(Loaded, String), Failure> {
-    let source = path.display().to_string();
-    let (parsed, text) = match topology::read_file(path) {
-        Ok(text) => (crate::plan::parse_str_with(&source, &text, options), text),
-        Err(unread) => (Err(vec![unread]), String::new()),
-    };
-    let parsed = parsed.map(|mut loaded| {
-        let never_up = crate::policy::bgp::sessions_never_up(&loaded.topology);
-        loaded.warnings.extend(never_up);
-        loaded
-    });
-    refuse_invalid(path, parsed).map(|loaded| (loaded, text))
-}
-
-/// Prints a valid topology's warnings; turns a refusal into its message.
-fn refuse_invalid(path: &Path, parsed: Result<Loaded, Vec<Diagnostic>>) -> Result<Loaded, Failure> {
-    match parsed {
-        Ok(loaded) => {
-            if !loaded.warnings.is_empty() {
-                say_err(&render(&loaded.warnings));
-            }
-            Ok(loaded)
-        }
-        Err(errors) => {
-            let count = errors
-                .iter()
-                .filter(|d| d.severity == topology::Severity::Error)
-                .count();
-            let noun = if count == 1 { "error" } else { "errors" };
-            Err(Failure::refused(format!(
-                "{}{}: refused, {count} {noun}",
-                render(&errors),
-                path.display()
-            )))
-        }
-    }
-}
-
-/// Refuses a topology whose expectations name a reason no drop has, as a
-/// broken file is refused: each with its line.
-fn refuse_unknown_reasons(topology: &topology::Topology) -> Result<(), Failure> {
-    refuse_errors(topology, expectations::unknown_reasons(topology))
-}
-
-/// Fails `check` on a design that cannot work though Azure accepts it:
-/// each DNS forwarding loop, at its rules' lines.
-fn refuse_forwarding_loops(topology: &topology::Topology) -> Result<(), Failure> {
-    let loops = crate::diagnostics::forwarding_loops::forwarding_loop_errors(topology);
-    refuse_errors(topology, loops)
-}
-
-/// Refuses a topology with `unknown`'s errors, if there are any.
-fn refuse_errors(topology: &topology::Topology, unknown: Vec<Diagnostic>) -> Result<(), Failure> {
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    let noun = if unknown.len() == 1 {
-        "error"
-    } else {
-        "errors"
-    };
-    Err(Failure::refused(format!(
-        "{}{}: refused, {} {noun}",
-        render(&unknown),
-        topology.source,
-        unknown.len()
-    )))
-}
-
 /// `vnetd check`: the file's errors, or its summary and its expectations
 /// on the compiled tables; exit 1 for a failed one, and with `strict` for
 /// one only a running lab can decide (else a note each on stderr).
@@ -502,7 +404,7 @@ fn check(path: &Path, options: ParseOptions, json: bool, strict: bool) -> Result
     // A lab `run` would refuse whatever the machine: an error.
     let too_large = crate::daemon::options::lab_size_errors(t, &crate::plan::Plan::derive(t));
     if !too_large.is_empty() {
-        return Err(Failure::refused(render(&too_large)));
+        return Err(Failure::refused(render_diagnostics(&too_large)));
     }
     // The file is valid; that `run` would refuse it on this machine is a
     // warning.
@@ -513,7 +415,7 @@ fn check(path: &Path, options: ParseOptions, json: bool, strict: bool) -> Result
     for diagnostic in &mut missing {
         diagnostic.severity = topology::Severity::Warning;
     }
-    say_err(&render(&missing));
+    say_err(&render_diagnostics(&missing));
     if !json {
         say(&summary(path, t))?;
         say(&placement_summary(t))?;
@@ -612,16 +514,6 @@ fn network_manager_summary(t: &topology::Topology) -> String {
         ));
     }
     out
-}
-
-/// One line per failed expectation, as `check` and `verify` say it:
-/// `FILE: expectation `NAME` failed: WHY`.
-fn failed_expectations(source: &str, results: &[expectations::ExpectationResult]) -> Vec<String> {
-    results
-        .iter()
-        .filter(|r| !r.passed)
-        .map(|r| format!("{source}: expectation `{}` failed: {}", r.name, r.message))
-        .collect()
 }
 
 /// The first line of `check`: what the file declares.
