@@ -40,9 +40,15 @@
 //! A room uses only the rooms below it: `changing` may use `reporting`
 //! and `forwarding`, `reporting` may use `forwarding` and `answering` (its
 //! counters), `answering` may use `forwarding` (and the `Daemon` it answers for), and `forwarding`
-//! none (`tests/offline/layering.rs` checks it). The rooms meet at
-//! the [`Daemon`] of this root, whose methods each room writes for what it
-//! owns. Beside the rooms, at the root: [`options`] (how a lab is run,
+//! none (`tests/offline/daemon_rooms.rs` checks it). The rooms meet at
+//! the [`Daemon`] of this root, which holds each room's handle
+//! ([`Forwarding`], [`Changing`], the answering room's counters and CA)
+//! and little else. Each room owns its state and its methods; the
+//! `Daemon`'s methods (here, and the lab's start in `start`) are the
+//! front door, and hand a room the other rooms' handles it needs: `apply`
+//! is given the forwarding room's, never the `Daemon`. `changing` never
+//! names the `Daemon`; the reports of `reporting` and the live answers
+//! of `answering` read the `Daemon` they report on. Beside the rooms, at the root: [`options`] (how a lab is run,
 //! plain settings every room reads), [`threads`] (panics caught, counted
 //! and restarted; fault injection: every room's threads are supervised
 //! alike), `start` (a lab's start: it builds the lab and starts every
@@ -82,96 +88,54 @@ pub use forwarding::plane::{
 pub use forwarding::port_id::PortId;
 pub use options::{default_flow_table_slots, RunOptions, MAX_NICS};
 
+pub use changing::service::Changing;
+pub use forwarding::service::Forwarding;
+
+use crate::api::{ApplyOutcome, Convergence, NicStats};
+use crate::diagnostics::gateway::{BgpPeerStatusList, GatewayRouteList};
+use crate::diagnostics::load_balancer::LoadBalancerStatus;
+use crate::diagnostics::route_server::RouteServerRouteList;
+use crate::diagnostics::QueryError;
 use crate::engine::flow_table::FlowTable;
+use crate::policy::bgp::BgpModel;
+use crate::policy::load_balancers::ProbeTarget;
 use crate::snapshot::Snapshot;
-use crate::topology::TiVec;
+use answering::Answering;
 use anyhow::Result;
-use arc_swap::ArcSwapOption;
-use changing::apply::Mutable;
-use changing::hybrid::{Roster, Watch};
-use changing::publish::{publish_applied, Records};
-use changing::{lb, mesh};
-use forwarding::underlay::UnderlayLink;
-use forwarding::{drop_feed, global_reach, offload, queue_drops, stats::WorkerCounters};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use changing::apply::Applying;
+use changing::lb::BackendState;
+use forwarding::{drop_feed, offload};
+use reporting::convergence;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
 use threads::{Faults, ThreadPanics};
 
+/// The running lab: the rooms' handles, which own their state, and what
+/// every room's threads share (the lab's span, their supervision).
 pub struct Daemon {
-    plane: Arc<PublishedPlane>,
-    /// The VXLAN underlay to the other machines of a spread lab.
-    underlay: Option<Arc<UnderlayLink>>,
-    /// The BGP mesh to the other machines of a spread lab.
-    mesh: Mutex<Option<mesh::HostMesh>>,
-    /// The plane generation each worker forwards with (see [`Slots`]).
-    worker_generations: Arc<Vec<AtomicU64>>,
-    /// What `apply` changes, under the lock it takes. Only `apply` and
-    /// shutdown take it: reports read what is published (the plane,
-    /// `routing`, the counters), and publishers publish without it.
-    mutable: Arc<Mutex<Option<Mutable>>>,
-    /// The lab's routing daemons, published at start and whenever an
-    /// `apply` ends (each daemon is locked on its own while it is asked);
-    /// `None` once the lab is shutting down.
-    routing: Arc<ArcSwapOption<Roster>>,
-    /// What the BGP watchers and the health prober last found: what every
-    /// plane is published with (see [`publish`]).
-    records: Arc<Records>,
-    /// What the speakers' watchers are started with.
-    watch: Watch,
-    workers: usize,
-    /// TUN queues each port gets: one per worker, or one in a lab too
-    /// large for that (see [`queues_per_port`]).
-    queues_per_port: usize,
-    flows: Arc<FlowTable>,
-    counters: Vec<Arc<WorkerCounters>>,
-    stop: Arc<AtomicBool>,
-    handles: Mutex<Vec<JoinHandle<()>>>,
+    /// What carries packets.
+    forwarding: Forwarding,
+    /// What changes the lab.
+    changing: Changing,
+    /// What answers in the lab as Azure's platform does.
+    answering: Answering,
     /// The flow-log thread and its own stop flag: it stops after the
     /// workers, so that its last scan sees everything they did.
     flow_logger: Mutex<Option<(Arc<AtomicBool>, JoinHandle<()>)>>,
-    epoch: Instant,
-    /// Deny events the workers could not hand to the flow-log thread.
-    deny_events_lost: Arc<AtomicU64>,
-    /// The handle the firewalls' log rows are appended with.
-    firewall_log: forwarding::firewall_log::FirewallLog,
-    /// The consumer's end of the drop events, until it is taken
-    /// ([`Daemon::take_drop_events`]); `None` unless asked for at start.
-    drop_events: Mutex<Option<drop_feed::DropSource>>,
-    /// Times a worker failed (an error or a panic) and was started again.
-    worker_restarts: Arc<AtomicU64>,
     /// Panics caught in the daemon's threads, per kind.
     panics: Arc<ThreadPanics>,
     /// This daemon's fault injection, handed to each thread at its start.
     faults: Arc<Faults>,
-    /// What the load balancers' health probes found, per backend.
-    probes: Arc<lb::ProbeBook>,
-    /// What Azure DNS was asked, and the PaaS responders answered.
-    names: (
-        Arc<answering::azure_dns::DnsCounters>,
-        Arc<answering::paas::PaasCounters>,
-    ),
-    /// Where the routing daemons' programs must be, for `apply` too.
-    programs: crate::host::routing::ProgramSearch,
-    /// The kernel fast path, when the lab has one.
-    offload: Option<Arc<offload::Offload>>,
-    /// What the queues between the NICs and the workers dropped.
-    queue_drops: Arc<queue_drops::QueueDrops>,
-    /// Azure's delays and rates apply (not `--no-shaping`).
-    shaping: bool,
-    /// The Global Reach links between edge routers, carried delayed.
-    reach: Arc<global_reach::ReachLines>,
     /// The lab's span in the log (its file, and the host it runs as in a
     /// spread lab): every thread of the lab logs inside it, each apply
     /// and each BGP speaker in a span of its own below it.
     span: tracing::Span,
-    /// The lab's CA: the certificates its responders present, trusted by
-    /// its VMs.
-    tls: Arc<answering::tls::LabTls>,
     /// The namespaces of the lab once removed, alive until the daemon is
-    /// dropped: declared last, so that they die after the plane above has
-    /// closed the ports' TUN queues (see [`crate::host::UnmountedNamespaces`]).
+    /// dropped: declared last, so that they die after the forwarding room
+    /// has closed the ports' TUN queues (see
+    /// [`crate::host::UnmountedNamespaces`]).
     unmounted: Mutex<Option<crate::host::UnmountedNamespaces>>,
 }
 
@@ -185,34 +149,44 @@ impl Daemon {
     /// Where the lab's CA certificate is written (PEM), for clients
     /// outside the VMs' namespaces to trust.
     pub fn lab_ca_path(&self) -> &std::path::Path {
-        self.tls.path()
+        self.answering.tls.path()
     }
 
     /// The lab's CA certificate (PEM), which the VMs' namespaces trust.
     pub fn lab_ca_pem(&self) -> Arc<str> {
-        self.tls.pem().clone()
+        self.answering.tls.pem().clone()
     }
 
     /// The certificate store the lab's VMs trust (the system's and the
     /// lab's CA), which each VM's namespace links to.
     pub fn lab_trust_store(&self) -> Arc<std::path::Path> {
-        self.tls.store().clone()
+        self.answering.tls.store().clone()
+    }
+
+    /// The forwarding room: the plane, the counters, the flow table.
+    pub fn forwarding(&self) -> &Forwarding {
+        &self.forwarding
+    }
+
+    /// The changing room: the routing daemons, the health prober.
+    pub fn changing(&self) -> &Changing {
+        &self.changing
     }
 
     /// The snapshot the workers forward with now.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.plane.load().snapshot.clone()
+        self.forwarding.snapshot()
     }
 
     /// The plane the workers forward with now.
     pub fn plane(&self) -> Arc<Plane> {
-        self.plane.load_full()
+        self.forwarding.plane()
     }
 
     /// Deny events lost on the way to the flow logs (the flow-log thread
     /// fell behind; the packets themselves were dropped as decided).
     pub fn flow_log_events_lost(&self) -> u64 {
-        self.deny_events_lost.load(Ordering::Relaxed)
+        self.forwarding.flow_log_events_lost()
     }
 
     /// The handle that appends a row to an Azure Firewall's logs
@@ -220,22 +194,19 @@ impl Daemon {
     /// `AZFWDnsQuery`), written with the flow logs; see
     /// [`forwarding::firewall_log`].
     pub fn firewall_log(&self) -> forwarding::firewall_log::FirewallLog {
-        self.firewall_log.clone()
+        self.forwarding.firewall_log.clone()
     }
 
     /// The drop events the workers report, for the one consumer that asked
     /// for them at start ([`RunOptions::drop_events`]); `None` when not
     /// asked for, or already taken.
     pub fn take_drop_events(&self) -> Option<drop_feed::DropSource> {
-        self.drop_events
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
+        self.forwarding.take_drop_events()
     }
 
     /// Times a worker failed (an error or a panic) and was started again.
     pub fn worker_restarts(&self) -> u64 {
-        self.worker_restarts.load(Ordering::Relaxed)
+        self.forwarding.worker_restarts()
     }
 
     /// What Azure DNS was asked and the PaaS responders answered.
@@ -245,7 +216,7 @@ impl Daemon {
         &answering::azure_dns::DnsCounters,
         &answering::paas::PaasCounters,
     ) {
-        (&self.names.0, &self.names.1)
+        (&self.answering.names.0, &self.answering.names.1)
     }
 
     /// Panics caught in the daemon's threads, per kind (shared with the
@@ -262,41 +233,141 @@ impl Daemon {
 
     /// The kernel fast path, when the lab has one.
     pub fn offload(&self) -> Option<&Arc<offload::Offload>> {
-        self.offload.as_ref()
+        self.forwarding.offload.as_ref()
     }
 
-    /// Adds what the kernel counted so far to the counters and flows: what
-    /// the fast path carried and dropped, and what the queues between the
-    /// NICs and the workers dropped, so that a report made next is exact.
-    /// Returns what could not be read (each said in the log too), for the
-    /// report's answer: its counts leave that out.
+    /// Adds what the kernel counted so far to the counters and flows (see
+    /// [`Forwarding::sync_offload`]); returns what could not be read.
     pub fn sync_offload(&self) -> Vec<String> {
-        let plane = self.plane.load();
-        let faults = match &self.offload {
-            Some(offload) => offload.sync(&plane, &self.flows),
-            None => Vec::new(),
-        };
-        self.queue_drops.sync(&plane, &self.counters, false);
-        faults
+        self.forwarding.sync_offload()
     }
 
     /// The flow table the workers track connections in.
     pub fn flows(&self) -> &FlowTable {
-        &self.flows
+        &self.forwarding.flows
     }
 
     /// The oldest plane generation a worker still forwards with.
     pub fn oldest_worker_generation(&self) -> u64 {
-        self.worker_generations
-            .iter()
-            .map(|g| g.load(Ordering::Acquire))
-            .min()
-            .unwrap_or(u64::MAX)
+        self.forwarding.oldest_worker_generation()
     }
 
     /// Milliseconds since the daemon started (the flow table's clock).
     pub fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        self.forwarding.now_ms()
+    }
+
+    /// Traffic and drop counters of a NIC, summed over workers (after a
+    /// reading of the kernel's counters).
+    pub fn nic_stats(&self, nic: &str) -> Option<NicStats> {
+        self.forwarding.nic_stats(nic)
+    }
+
+    /// Traffic and drop counters of a NIC, one entry per worker.
+    pub fn nic_stats_by_worker(&self, nic: &str) -> Option<Vec<NicStats>> {
+        self.forwarding.nic_stats_by_worker(nic)
+    }
+
+    /// Replaces the running topology with the one in `text` (see the
+    /// module doc). On refusal nothing changes.
+    pub fn apply(&self, source: &str, text: &str) -> Result<ApplyOutcome, ApplyError> {
+        self.applying().apply(source, text)
+    }
+
+    /// [`Daemon::apply`] with parse options (an empty topology is refused
+    /// unless `options.allow_empty`), logged in a span of its own below
+    /// the lab's.
+    pub fn apply_with(
+        &self,
+        source: &str,
+        text: &str,
+        options: crate::topology::ParseOptions,
+    ) -> Result<ApplyOutcome, ApplyError> {
+        self.applying().apply_with(source, text, options)
+    }
+
+    fn applying(&self) -> Applying<'_> {
+        Applying {
+            forwarding: &self.forwarding,
+            changing: &self.changing,
+            span: &self.span,
+            faults: &self.faults,
+            trust_store: self.lab_trust_store(),
+        }
+    }
+
+    /// Whether the lab has converged now, and what is missing when not.
+    pub fn convergence(&self) -> Convergence {
+        let snapshot = self.snapshot();
+        let topo = &snapshot.topology;
+        let backends = self.changing.first_probes(&snapshot);
+        let mut state = convergence::convergence_of(
+            topo,
+            &BgpModel::of(topo),
+            &snapshot.learned,
+            &self.changing.watch().sessions.established(),
+            &backends,
+            self.now_ms(),
+        );
+        convergence::underlay_convergence(self.forwarding.underlay.as_deref(), &mut state);
+        self.changing.mesh_convergence(&mut state);
+        convergence::servers_convergence(&snapshot, &self.answering.names.1, &mut state);
+        state
+    }
+
+    /// The BGP sessions of every instance of `gateway`, as Azure lists
+    /// them; a refusal when the lab has no such gateway.
+    pub fn bgp_peer_status(&self, gateway: &str) -> Result<BgpPeerStatusList, QueryError> {
+        self.changing.bgp_peer_status(&self.forwarding, gateway)
+    }
+
+    /// What `gateway`'s instance advertises to `peer` (see
+    /// [`Changing::advertised_routes`]).
+    pub fn advertised_routes(
+        &self,
+        gateway: &str,
+        peer: &str,
+    ) -> Result<GatewayRouteList, QueryError> {
+        self.changing
+            .advertised_routes(&self.forwarding, gateway, peer)
+    }
+
+    /// What a Route Server's instances advertise to `peer` (see
+    /// [`Changing::route_server_advertised_routes`]).
+    pub fn route_server_advertised_routes(
+        &self,
+        route_server: &str,
+        peer: &str,
+    ) -> Result<RouteServerRouteList, QueryError> {
+        self.changing
+            .route_server_advertised_routes(&self.forwarding, route_server, peer)
+    }
+
+    /// The routing daemons of the lab and how they run.
+    pub fn routing_daemons(&self) -> Vec<RoutingDaemon> {
+        self.changing.routing_daemons()
+    }
+
+    /// Each backend this machine probes, and whether its first probe has
+    /// answered.
+    pub fn first_probes(&self, snapshot: &Snapshot) -> Vec<(String, bool)> {
+        self.changing.first_probes(snapshot)
+    }
+
+    /// Every backend probed now, with what its probes found.
+    pub fn lb_backends(&self) -> Vec<(ProbeTarget, BackendState)> {
+        self.changing.lb_backends()
+    }
+
+    /// Flows the load balancer `lb` placed on each of its backend NICs.
+    pub fn lb_flow_counts(&self, lb: &str) -> BTreeMap<String, u64> {
+        self.changing.lb_flow_counts(&self.forwarding, lb)
+    }
+
+    /// `vnetd lb show`: each backend of each rule's pool with its probe's
+    /// verdict and its flows.
+    pub fn lb_status(&self, lb: &str) -> Result<LoadBalancerStatus, QueryError> {
+        self.changing.lb_status(&self.forwarding, lb)
     }
 
     /// Stops the workers and removes every namespace the lab created. It
@@ -308,11 +379,13 @@ impl Daemon {
         tracing::info!("stopping: removing the lab");
         self.stop_workers();
         // The other machines withdraw this one's routes first.
-        self.mesh.lock().unwrap_or_else(|p| p.into_inner()).take();
-        self.routing.store(None);
-        let state = self
-            .mutable
+        self.changing
+            .mesh
             .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        self.changing.routing.store(None);
+        let state = (self.changing.mutable.lock())
             .unwrap_or_else(|p| p.into_inner())
             .take();
         let ports = match state {
@@ -326,25 +399,16 @@ impl Daemon {
             None => Ok(()),
         };
         // Then the fabric they were on.
-        let fabric = match &self.offload {
+        let fabric = match &self.forwarding.offload {
             Some(offload) => offload.fabric().remove_namespace(),
             None => Ok(()),
         };
-        self.tls.remove();
+        self.answering.tls.remove();
         ports.and(fabric)
     }
 
     fn stop_workers(&self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let handles: Vec<_> = self
-            .handles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-            .collect();
-        for handle in handles {
-            let _ = handle.join();
-        }
+        self.forwarding.stop_threads();
         let logger = self
             .flow_logger
             .lock()
@@ -354,61 +418,23 @@ impl Daemon {
             stop.store(true, Ordering::Relaxed);
             let _ = handle.join();
         }
-        self.reach.join();
+        self.forwarding.reach.join();
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
         // The other machines withdraw this one's routes first.
-        self.mesh.lock().unwrap_or_else(|p| p.into_inner()).take();
-        self.stop_workers();
-        self.routing.store(None);
-        // The lab removes its namespaces when dropped.
-        self.mutable
+        self.changing
+            .mesh
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-    }
-}
-
-impl Daemon {
-    /// Publishes the plane `apply` built (see [`publish::publish_applied`])
-    /// and returns its generation; a fast path that could not follow is
-    /// kept in `faults`.
-    pub(crate) fn publish_applied(
-        &self,
-        snapshot: Arc<Snapshot>,
-        ports: TiVec<crate::plan::PortIdx, Arc<LivePort>>,
-        faults: &mut Vec<String>,
-    ) -> u64 {
-        // Refused (the fault is in `faults`): the plane published stays,
-        // and so does its generation.
-        publish_applied(&self.plane, &self.records, snapshot, (ports, faults))
-            .unwrap_or_else(|_| self.plane.load().snapshot.generation)
-    }
-
-    /// Publishes the routing daemons as `state` runs them now, for the
-    /// reports and the supervisor (at the end of every `apply`).
-    fn publish_routing(&self, state: &Mutable) {
-        self.routing.store(Some(Arc::new(state.hybrid.roster())));
-    }
-
-    /// The routing daemons as last published; `None` once the lab is
-    /// shutting down.
-    pub(crate) fn routing(&self) -> Option<Arc<Roster>> {
-        self.routing.load_full()
-    }
-
-    /// What the gateway instances have learned now (what `apply` compiles
-    /// with).
-    pub(crate) fn learned_now(&self) -> crate::policy::gateways::LearnedRoutes {
-        self.records.learned.current()
-    }
-
-    /// What the speakers' watchers are started with (for `apply`, which
-    /// starts one for each new gateway instance speaker).
-    pub(crate) fn watch(&self) -> &Watch {
-        &self.watch
+        self.stop_workers();
+        self.changing.routing.store(None);
+        // The lab removes its namespaces when dropped.
+        (self.changing.mutable.lock())
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 }

@@ -8,13 +8,14 @@
 //! It is the daemon's root: it starts every room's threads, so it may use
 //! every room.
 
-use super::answering;
-use super::changing::apply::{Mutable, Slots};
+use super::answering::{self, Answering};
 use super::changing::hybrid::{self, Hybrid, Watch};
 use super::changing::lb;
 use super::changing::mesh;
 use super::changing::ports::{self, namespace_spec};
 use super::changing::publish::{publish_fqdns, publish_health, publish_learned, Records};
+use super::changing::service::Changing;
+use super::changing::state::{Mutable, Slots};
 use super::forwarding::deny_feed::{deny_channel, DenySink};
 use super::forwarding::drop_feed;
 use super::forwarding::firewall_log::{firewall_log_channel, FirewallLogSource};
@@ -24,6 +25,7 @@ use super::forwarding::offload;
 use super::forwarding::plane::{self, LivePort, Plane, PublishedPlane};
 use super::forwarding::port_id::PortId;
 use super::forwarding::queue_drops;
+use super::forwarding::service::Forwarding;
 use super::forwarding::stats::WorkerCounters;
 use super::forwarding::underlay::UnderlayLink;
 use super::forwarding::worker;
@@ -158,6 +160,24 @@ fn lab_specs(
         .collect()
 }
 
+/// The lab's flow table: its slots for `nic_count` NICs (and the
+/// Internet edge's translations with NAT gateways), shared by quota.
+fn flow_table_for(options: &RunOptions, nic_count: usize, nat_gateways: bool) -> Arc<FlowTable> {
+    let slots = options.flow_table_slots_for(nic_count, nat_gateways);
+    // A tracked flow takes two slots: the quota shares the flows.
+    Arc::new(
+        FlowTable::new(
+            slots,
+            MAX_NICS + crate::dataplane::conntrack::FRONTEND_OWNERS,
+            FlowTable::default_quota(slots / 2, nic_count.max(1) as u32, DEFAULT_QUOTA_FLOOR),
+        )
+        .with_owner_quota(
+            plane::frontend_flow_owner(crate::dataplane::conntrack::EDGE_STABLE_ID),
+            options::edge_translations_quota(slots),
+        ),
+    )
+}
+
 impl Daemon {
     /// Builds the lab and starts forwarding. On failure, whatever was built
     /// is removed again.
@@ -253,19 +273,7 @@ impl Daemon {
             underlay.clone(),
         )
         .context("starting the host mesh's BGP speaker")?;
-        let slots = options.flow_table_slots_for(nic_count, nat_gateways);
-        // A tracked flow takes two slots: the quota shares the flows.
-        let flows = Arc::new(
-            FlowTable::new(
-                slots,
-                MAX_NICS + crate::dataplane::conntrack::FRONTEND_OWNERS,
-                FlowTable::default_quota(slots / 2, nic_count.max(1) as u32, DEFAULT_QUOTA_FLOOR),
-            )
-            .with_owner_quota(
-                plane::frontend_flow_owner(crate::dataplane::conntrack::EDGE_STABLE_ID),
-                options::edge_translations_quota(slots),
-            ),
-        );
+        let flows = flow_table_for(options, nic_count, nat_gateways);
         let epoch = Instant::now();
         // One block per worker, and one for what the kernel carries.
         let mut counters: Vec<_> = (0..workers)
@@ -279,49 +287,60 @@ impl Daemon {
         });
         let queue_drops = queue_drops::QueueDrops::counting_into(fabric_namespace, &mut counters);
         let (firewall_log, firewall_log_source) = firewall_log_channel();
+        let hybrid_roster = hybrid.roster();
         let daemon = Daemon {
-            plane,
-            worker_generations: Arc::new((0..workers).map(|_| AtomicU64::new(1)).collect()),
-            routing: Arc::new(ArcSwapOption::from_pointee(hybrid.roster())),
-            mutable: Arc::new(Mutex::new(Some(Mutable {
-                lab,
-                hybrid,
-                slots: Slots::new(used),
-                next_serial: used,
-            }))),
-            records,
-            watch,
-            workers,
-            queues_per_port,
-            flows,
-            counters,
-            stop,
-            handles: Mutex::new(Vec::new()),
+            forwarding: Forwarding {
+                plane,
+                underlay,
+                worker_generations: Arc::new((0..workers).map(|_| AtomicU64::new(1)).collect()),
+                workers,
+                queues_per_port,
+                flows,
+                counters,
+                stop,
+                handles: Mutex::new(Vec::new()),
+                epoch,
+                deny_events_lost: Arc::new(AtomicU64::new(0)),
+                firewall_log,
+                drop_events: Mutex::new(None),
+                worker_restarts: Arc::new(AtomicU64::new(0)),
+                offload,
+                queue_drops,
+                shaping: options.shaping,
+                reach,
+            },
+            changing: Changing {
+                mutable: Arc::new(Mutex::new(Some(Mutable {
+                    lab,
+                    hybrid,
+                    slots: Slots::new(used),
+                    next_serial: used,
+                }))),
+                routing: Arc::new(ArcSwapOption::from_pointee(hybrid_roster)),
+                records,
+                watch,
+                programs: options.programs.clone(),
+                probes: Arc::new(lb::ProbeBook::default()),
+                mesh: Mutex::new(mesh),
+            },
+            answering: Answering {
+                names: Default::default(),
+                tls,
+            },
             flow_logger: Mutex::new(None),
-            deny_events_lost: Arc::new(AtomicU64::new(0)),
-            firewall_log,
-            drop_events: Mutex::new(None),
-            worker_restarts: Arc::new(AtomicU64::new(0)),
             panics,
             faults,
-            probes: Arc::new(lb::ProbeBook::default()),
-            names: Default::default(),
-            programs: options.programs.clone(),
-            epoch,
-            offload,
-            queue_drops,
-            shaping: options.shaping,
-            underlay,
-            mesh: Mutex::new(mesh),
-            reach,
             span,
-            tls,
             unmounted: Mutex::new(None),
         };
         let deny_sink = daemon.start_flow_log(options, firewall_log_source)?;
         let drop_sink = options.drop_events.then(|| {
             let (sink, source) = drop_feed::drop_channel();
-            *daemon.drop_events.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
+            *daemon
+                .forwarding
+                .drop_events
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(source);
             sink
         });
         daemon.start_workers(options, deny_sink, drop_sink)?;
@@ -340,15 +359,15 @@ impl Daemon {
         let Some(log_options) = &options.flow_log else {
             return Ok(None);
         };
-        let (sink, source) = deny_channel(self.deny_events_lost.clone());
+        let (sink, source) = deny_channel(self.forwarding.deny_events_lost.clone());
         let stop = Arc::new(AtomicBool::new(false));
         let mut logger = FlowLogger::new(
             log_options.clone(),
-            self.plane.clone(),
-            self.flows.clone(),
+            self.forwarding.plane.clone(),
+            self.forwarding.flows.clone(),
             (source, firewall_rows),
             stop.clone(),
-            self.epoch,
+            self.forwarding.epoch,
         );
         let faults = self.faults.clone();
         let handle = threads::spawn_supervised(
@@ -371,26 +390,26 @@ impl Daemon {
         deny_sink: Option<DenySink>,
         drop_sink: Option<drop_feed::DropSink>,
     ) -> Result<()> {
-        for w in 0..self.workers {
+        for w in 0..self.forwarding.workers {
             let worker = worker::Worker {
                 index: w,
-                plane: self.plane.clone(),
-                generations: self.worker_generations.clone(),
-                flows: self.flows.clone(),
-                counters: self.counters[w].clone(),
-                stop: self.stop.clone(),
-                epoch: self.epoch,
+                plane: self.forwarding.plane.clone(),
+                generations: self.forwarding.worker_generations.clone(),
+                flows: self.forwarding.flows.clone(),
+                counters: self.forwarding.counters[w].clone(),
+                stop: self.forwarding.stop.clone(),
+                epoch: self.forwarding.epoch,
                 denies: deny_sink.clone(),
                 drops: drop_sink.clone(),
                 busy_poll: options.busy_poll,
                 udp_coalescing: options.udp_coalescing,
-                underlay: self.underlay.clone(),
+                underlay: self.forwarding.underlay.clone(),
                 faults: self.faults.clone(),
-                offload: self.offload.as_ref().map(|o| o.requests()),
+                offload: self.forwarding.offload.as_ref().map(|o| o.requests()),
                 asked: Default::default(),
                 shaping: options.shaping,
             };
-            let (restarts, panics) = (self.worker_restarts.clone(), self.panics.clone());
+            let (restarts, panics) = (self.forwarding.worker_restarts.clone(), self.panics.clone());
             let span = self.span.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("vnetd-worker-{w}"))
@@ -429,9 +448,9 @@ impl Daemon {
     /// daemons' supervisor, the health prober, housekeeping and, with a
     /// fast path, the offload thread.
     fn start_background(&self) -> Result<()> {
-        let epoch = self.epoch;
+        let epoch = self.forwarding.epoch;
         {
-            let (routing, stop) = (self.routing.clone(), self.stop.clone());
+            let (routing, stop) = (self.changing.routing.clone(), self.forwarding.stop.clone());
             let faults = self.faults.clone();
             self.keep_supervised(
                 ("vnetd-bgp", ThreadKind::BgpWatcher),
@@ -441,13 +460,13 @@ impl Daemon {
             )?;
         }
         {
-            let (plane, records) = (self.plane.clone(), self.records.clone());
+            let (plane, records) = (self.forwarding.plane.clone(), self.changing.records.clone());
             let publish = move |health: &BackendHealth| publish_health(&plane, &records, health);
             let prober = lb::start_prober(
-                self.plane.clone(),
-                self.probes.clone(),
+                self.forwarding.plane.clone(),
+                self.changing.probes.clone(),
                 publish,
-                self.stop.clone(),
+                self.forwarding.stop.clone(),
                 (self.faults.clone(), self.panics.clone()),
             )
             .context("starting the health prober")?;
@@ -456,38 +475,44 @@ impl Daemon {
         {
             let supervision = (self.faults.clone(), self.panics.clone());
             let dns = answering::azure_dns::start(
-                self.plane.clone(),
-                (self.names.0.clone(), self.firewall_log.clone()),
-                self.stop.clone(),
+                self.forwarding.plane.clone(),
+                (
+                    self.answering.names.0.clone(),
+                    self.forwarding.firewall_log.clone(),
+                ),
+                self.forwarding.stop.clone(),
                 supervision.clone(),
             )
             .context("starting Azure DNS")?;
             self.keep_thread(dns);
-            let (plane, records) = (self.plane.clone(), self.records.clone());
+            let (plane, records) = (self.forwarding.plane.clone(), self.changing.records.clone());
             let publish = move |fqdns| publish_fqdns(&plane, &records, fqdns);
             let fqdns = answering::fqdn_refresh::start(
-                self.plane.clone(),
+                self.forwarding.plane.clone(),
                 publish,
-                self.stop.clone(),
+                self.forwarding.stop.clone(),
                 supervision.clone(),
             )
             .context("starting the firewalls' FQDN resolver")?;
             self.keep_thread(fqdns);
             let services = answering::services::start(
-                self.plane.clone(),
-                self.names.1.clone(),
-                self.tls.clone(),
-                self.firewall_log.clone(),
-                self.stop.clone(),
+                self.forwarding.plane.clone(),
+                self.answering.names.1.clone(),
+                self.answering.tls.clone(),
+                self.forwarding.firewall_log.clone(),
+                self.forwarding.stop.clone(),
                 supervision,
             )
             .context("starting the lab's services")?;
             self.keep_thread(services);
         }
-        let (flows, stop) = (self.flows.clone(), self.stop.clone());
+        let (flows, stop) = (self.forwarding.flows.clone(), self.forwarding.stop.clone());
         let faults = self.faults.clone();
-        let (queue_drops, plane) = (self.queue_drops.clone(), self.plane.clone());
-        let counters = self.counters.clone();
+        let (queue_drops, plane) = (
+            self.forwarding.queue_drops.clone(),
+            self.forwarding.plane.clone(),
+        );
+        let counters = self.forwarding.counters.clone();
         self.keep_supervised(
             ("vnetd-housekeeping", ThreadKind::Housekeeping),
             "housekeeping",
@@ -497,8 +522,12 @@ impl Daemon {
                 housekeep(&flows, &stop, epoch, &faults, &mut read_queues)
             },
         )?;
-        if let Some(offload) = self.offload.clone() {
-            let (plane, flows, stop) = (self.plane.clone(), self.flows.clone(), self.stop.clone());
+        if let Some(offload) = self.forwarding.offload.clone() {
+            let (plane, flows, stop) = (
+                self.forwarding.plane.clone(),
+                self.forwarding.flows.clone(),
+                self.forwarding.stop.clone(),
+            );
             let faults = self.faults.clone();
             self.keep_supervised(
                 ("vnetd-offload", ThreadKind::Offload),
@@ -524,7 +553,7 @@ impl Daemon {
             name,
             kind,
             who,
-            (self.panics.clone(), self.stop.clone()),
+            (self.panics.clone(), self.forwarding.stop.clone()),
             body,
         )
         .context(starting)?;
@@ -533,7 +562,8 @@ impl Daemon {
     }
 
     fn keep_thread(&self, handle: JoinHandle<()>) {
-        self.handles
+        self.forwarding
+            .handles
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(handle);

@@ -22,7 +22,7 @@ const DAEMON_ROOMS: &[(&str, &[&str])] = &[
     ("forwarding", &["shared"]),
     ("answering", &["forwarding", "shared", "root"]),
     ("reporting", &["forwarding", "answering", "shared", "root"]),
-    ("changing", &["forwarding", "reporting", "shared", "root"]),
+    ("changing", &["forwarding", "reporting", "shared"]),
     (
         "control",
         &[
@@ -221,8 +221,10 @@ fn metrics_using_control_is_reported() {
 /// The rooms check can fail on every edge against their order: the
 /// workers sending into the flow log (reporting) or naming the `Daemon`,
 /// an item of `changing` reached through the root's re-export, a report
-/// that uses `changing`, the settings using a room; and the edges the
-/// order allows are not reported.
+/// that uses `changing`, `apply` naming the `Daemon` (the rooms that hold
+/// the daemon's state are handed each other's handles, never the daemon),
+/// the settings using a room; and the edges the order allows are not
+/// reported.
 #[test]
 fn a_room_using_a_room_above_it_is_reported() {
     let tmp = tempfile::tempdir().unwrap();
@@ -274,6 +276,7 @@ fn a_room_using_a_room_above_it_is_reported() {
     assert_eq!(
         bad,
         vec![
+            edge("changing", "root", "changing/apply.rs:3"),
             edge("forwarding", "changing", "forwarding/worker.rs:3"),
             edge("forwarding", "reporting", "forwarding/worker.rs:1"),
             edge("forwarding", "root", "forwarding/offload/mod.rs:1"),

@@ -600,21 +600,12 @@ const STILL_KNOTTED: &[&str] = &[
     "crates/model/src/topology/resolve/virtual_wan.rs",
     "src/daemon/answering/azure_dns/mod.rs",
     "src/daemon/answering/azure_dns/tcp.rs",
-    "src/daemon/changing/apply.rs",
-    "src/daemon/changing/down.rs",
     "src/daemon/changing/hybrid/edge.rs",
-    "src/daemon/changing/hybrid/established.rs",
     "src/daemon/changing/hybrid/hub_speakers.rs",
     "src/daemon/changing/hybrid/mod.rs",
     "src/daemon/changing/hybrid/reconcile.rs",
     "src/daemon/changing/hybrid/specs.rs",
     "src/daemon/changing/hybrid/supervision.rs",
-    "src/daemon/changing/hybrid/watch.rs",
-    "src/daemon/changing/lb.rs",
-    "src/daemon/changing/mesh/mod.rs",
-    "src/daemon/changing/publish.rs",
-    "src/daemon/mod.rs",
-    "src/daemon/reporting/convergence.rs",
 ];
 
 #[test]

@@ -28,3 +28,17 @@ pub mod live;
 pub mod paas;
 pub mod services;
 pub mod tls;
+
+/// What answers in the lab, as the daemon holds it: the counters of Azure
+/// DNS and of the PaaS responders (which the reports read), and the lab's
+/// CA.
+pub struct Answering {
+    /// What Azure DNS was asked, and the PaaS responders answered.
+    pub(in crate::daemon) names: (
+        std::sync::Arc<azure_dns::DnsCounters>,
+        std::sync::Arc<paas::PaasCounters>,
+    ),
+    /// The lab's CA: the certificates its responders present, trusted by
+    /// its VMs.
+    pub(in crate::daemon) tls: std::sync::Arc<tls::LabTls>,
+}

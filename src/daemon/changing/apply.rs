@@ -13,13 +13,16 @@
 
 use super::hybrid::HybridChanges;
 use super::ports::namespace_spec;
+use super::service::Changing;
+use super::state::Mutable;
 use crate::api::ApplyOutcome;
 use crate::daemon::forwarding::plane::{FastPort, LivePort, Plane};
 use crate::daemon::forwarding::port_id::PortId;
+use crate::daemon::forwarding::service::Forwarding;
 use crate::daemon::options::MAX_NICS;
-use crate::daemon::Daemon;
+use crate::daemon::threads::Faults;
 use crate::engine::flow_table::FlowKey;
-use crate::host::{interface, HostLab, NamespaceSpec, TunQueue, INTERFACE_NAME};
+use crate::host::{interface, NamespaceSpec, TunQueue, INTERFACE_NAME};
 use crate::plan::Plan;
 use crate::plan::PortIdx;
 use crate::snapshot::Snapshot;
@@ -39,45 +42,6 @@ pub enum ApplyError {
     /// The host refused a change (e.g. a namespace name already taken): the
     /// running topology is untouched.
     Host(anyhow::Error),
-}
-
-pub(in crate::daemon) struct Mutable {
-    pub(in crate::daemon) lab: HostLab,
-    /// Sites and routing daemons; dropped before the lab's ports.
-    pub(in crate::daemon) hybrid: super::hybrid::Hybrid,
-    pub(in crate::daemon) slots: Slots,
-    pub(in crate::daemon) next_serial: u32,
-}
-
-/// Port slots: never used, free again, or waiting for the workers to move
-/// past the plane generation that last used them.
-pub(in crate::daemon) struct Slots {
-    next_fresh: u32,
-    free: Vec<PortId>,
-    retiring: Vec<(PortId, u64)>,
-}
-
-impl Slots {
-    pub(in crate::daemon) fn new(used: u32) -> Slots {
-        Slots {
-            next_fresh: used,
-            free: Vec::new(),
-            retiring: Vec::new(),
-        }
-    }
-
-    /// A slot for a new NIC: a cleared one first, so the clearing is
-    /// exercised all the time rather than once in 4096 NICs.
-    fn take(&mut self) -> Option<PortId> {
-        if let Some(slot) = self.free.pop() {
-            return Some(slot);
-        }
-        if self.next_fresh < MAX_NICS {
-            self.next_fresh += 1;
-            return Some(PortId::new(self.next_fresh - 1));
-        }
-        None
-    }
 }
 
 /// Why a file's `hosts` cannot replace the running lab's (with the line to
@@ -132,14 +96,25 @@ fn same_plumbing(old: &NamespaceSpec, new: &NamespaceSpec) -> bool {
         && old.masquerade_except == new.masquerade_except
 }
 
-impl Daemon {
+/// An `apply` at work: the rooms it changes and reads, and what it is
+/// given of the daemon (its span, its fault injection, the store the VMs
+/// trust).
+pub(in crate::daemon) struct Applying<'a> {
+    pub(in crate::daemon) forwarding: &'a Forwarding,
+    pub(in crate::daemon) changing: &'a Changing,
+    pub(in crate::daemon) span: &'a tracing::Span,
+    pub(in crate::daemon) faults: &'a Faults,
+    pub(in crate::daemon) trust_store: Arc<std::path::Path>,
+}
+
+impl Applying<'_> {
     /// Replaces the running topology with the one in `text` (see the module
     /// doc). On refusal nothing changes.
     pub fn apply(&self, source: &str, text: &str) -> Result<ApplyOutcome, ApplyError> {
         self.apply_with(source, text, crate::topology::ParseOptions::default())
     }
 
-    /// [`Daemon::apply`] with parse options (an empty topology is refused
+    /// [`Applying::apply`] with parse options (an empty topology is refused
     /// unless `options.allow_empty`). Logged in a span of its own, `apply`,
     /// below the lab's: the outcome, and each fault met on the way (also
     /// in the summary's `warnings`, or in the refusal).
@@ -150,7 +125,7 @@ impl Daemon {
         options: crate::topology::ParseOptions,
     ) -> Result<ApplyOutcome, ApplyError> {
         let span = tracing::info_span!(
-            parent: &self.span,
+            parent: self.span,
             "apply",
             source = %source,
             generation = tracing::field::Empty
@@ -190,7 +165,7 @@ impl Daemon {
         }
     }
 
-    /// [`Daemon::apply_with`]'s checks, then its transaction under the
+    /// [`Applying::apply_with`]'s checks, then its transaction under the
     /// apply lock.
     fn apply_checked(
         &self,
@@ -204,7 +179,7 @@ impl Daemon {
         let mut topology = loaded.topology;
         // A spread lab's machines are the ones it started with, and this
         // one stays the one it runs as.
-        let running = &self.plane.load().snapshot.topology.placement;
+        let running = &self.forwarding.plane.load().snapshot.topology.placement;
         if let Some((line, why)) = hosts_change(running, &topology.placement) {
             let mut refusal = crate::topology::Diagnostics::new(source);
             refusal.error(line, "hosts", why);
@@ -223,7 +198,11 @@ impl Daemon {
         }
         // Only applies wait here: reports and publications read and
         // publish without this lock.
-        let mut guard = self.mutable.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self
+            .changing
+            .mutable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let Some(state) = guard.as_mut() else {
             return Err(ApplyError::Host(anyhow::anyhow!(
                 "the lab is shutting down"
@@ -231,11 +210,11 @@ impl Daemon {
         };
         let outcome = self.apply_locked(state, topology, plan, text, warnings);
         // Whatever the outcome, the routing daemons the lab runs now.
-        self.publish_routing(state);
+        self.changing.publish_routing(state);
         outcome
     }
 
-    /// The body of [`Daemon::apply_with`], under its lock.
+    /// The body of [`Applying::apply_with`], under its lock.
     #[allow(
         clippy::too_many_lines,
         reason = "one transaction under the apply lock: a failed step undoes the ones before it, which share its state"
@@ -248,9 +227,9 @@ impl Daemon {
         text: &str,
         warnings: &mut Vec<String>,
     ) -> Result<ApplyOutcome, ApplyError> {
-        let old = self.plane.load_full();
+        let old = self.forwarding.plane.load_full();
         // Refused before anything changes, like any invalid file.
-        let missing = super::hybrid::missing_routing(&topology, &self.programs);
+        let missing = super::hybrid::missing_routing(&topology, &self.changing.programs);
         if !missing.is_empty() {
             return Err(ApplyError::Invalid(missing));
         }
@@ -284,10 +263,15 @@ impl Daemon {
         let mut specs: TiVec<PortIdx, NamespaceSpec> = TiVec::new();
         for (index, nic) in plan.ports.iter_enumerated() {
             let remote = !plan.is_local(index);
-            let mut spec = namespace_spec(&topology, nic, self.queues_per_port, self.shaping);
-            spec.on_fabric = self.offload.is_some() && super::ports::offloadable(nic);
+            let mut spec = namespace_spec(
+                &topology,
+                nic,
+                self.forwarding.queues_per_port,
+                self.forwarding.shaping,
+            );
+            spec.on_fabric = self.forwarding.offload.is_some() && super::ports::offloadable(nic);
             if super::ports::trusts_lab_ca(nic) {
-                spec.trust_store = Some(self.lab_trust_store());
+                spec.trust_store = Some(self.trust_store.clone());
             }
             // A site's tunnels died with the router they were in.
             let rebuilt =
@@ -379,9 +363,10 @@ impl Daemon {
                 }
             }
         }
-        let routing = state
-            .hybrid
-            .update_routing(&topology, self.watch(), &mut hybrid_changes);
+        let routing =
+            state
+                .hybrid
+                .update_routing(&topology, self.changing.watch(), &mut hybrid_changes);
         warnings.append(&mut hybrid_changes.warnings);
         if let Err(e) = routing {
             let undo = self.undo_builds(state, (&specs, &built), &old, &replaced);
@@ -421,7 +406,7 @@ impl Daemon {
                 queues,
                 fast,
                 remote: (!plan.is_local(nic_index))
-                    .then(|| self.underlay.clone())
+                    .then(|| self.forwarding.underlay.clone())
                     .flatten(),
             }));
         }
@@ -433,15 +418,19 @@ impl Daemon {
             (&mut summary, warnings),
         );
         // Built and not yet published: where tests hold an apply.
-        self.faults.apply_stall_point(&self.stop);
+        self.faults.apply_stall_point(&self.forwarding.stop);
         // What the gateways learned now (when the hybrid part was rebuilt,
         // only what the new speakers learned: the old ones' is forgotten).
-        let snapshot =
-            Snapshot::compile_after_with(topology, self.learned_now(), generation, &old.snapshot);
+        let snapshot = Snapshot::compile_after_with(
+            topology,
+            self.changing.learned_now(),
+            generation,
+            &old.snapshot,
+        );
         // A spread lab's machines understand each other only while they
         // number it alike: a change of that numbering cuts this machine off
         // from the others until each runs it too (see `underlay::direct`).
-        if self.underlay.is_some() {
+        if self.forwarding.underlay.is_some() {
             let digest = |s: &Snapshot| crate::plan::wire::wire_digest(&s.topology, &s.plan);
             if digest(&snapshot) != digest(&old.snapshot) {
                 summary.rebuilt.push(
@@ -456,7 +445,7 @@ impl Daemon {
         // Ports on other machines are reached where the new plan places
         // them before a worker forwards with it, and the machines that run
         // another numbering are no longer trusted.
-        if let Some(underlay) = &self.underlay {
+        if let Some(underlay) = &self.forwarding.underlay {
             if let Err(e) = underlay.direct(&snapshot.topology, &snapshot.plan) {
                 warn_and_keep!(warnings, "the underlay keeps the older placement: {e:#}");
             }
@@ -464,7 +453,9 @@ impl Daemon {
         // Publishing raises the fast path's generation first: offloaded
         // flows were decided under the old plane, so the next packet of
         // each is decided again, and offloaded again if still admitted.
-        let generation = self.publish_applied(Arc::new(snapshot), ports, warnings);
+        let generation =
+            self.changing
+                .publish_applied(self.forwarding, Arc::new(snapshot), ports, warnings);
         // From here on, the apply's lines name what it published.
         tracing::Span::current().record("generation", generation);
         summary.generation = generation;
@@ -477,7 +468,7 @@ impl Daemon {
         // worker forwards with the new one, so that when apply returns, the
         // next packet meets the new rules.
         self.wait_for_workers(generation);
-        if let Some(underlay) = &self.underlay {
+        if let Some(underlay) = &self.forwarding.underlay {
             if let Err(e) = underlay.settled() {
                 warn_and_keep!(warnings, "the underlay trusts no other host anew: {e:#}");
             }
@@ -514,10 +505,15 @@ impl Daemon {
             let was = namespace_spec(
                 &old.snapshot.topology,
                 &old.snapshot.plan.ports[*i],
-                self.queues_per_port,
-                self.shaping,
+                self.forwarding.queues_per_port,
+                self.forwarding.shaping,
             );
-            let now = namespace_spec(topology, nic, self.queues_per_port, self.shaping);
+            let now = namespace_spec(
+                topology,
+                nic,
+                self.forwarding.queues_per_port,
+                self.forwarding.shaping,
+            );
             if was.egress_limit_mbps != now.egress_limit_mbps {
                 let rate = |m: Option<u32>| m.map_or("none".to_owned(), |m| format!("{m} Mbps"));
                 let outcome = match now.egress_limit_mbps {
@@ -597,7 +593,7 @@ impl Daemon {
     /// `generation` or a newer one.
     fn wait_for_workers(&self, generation: u64) {
         let deadline = Instant::now() + std::time::Duration::from_secs(1);
-        while self.oldest_worker_generation() < generation && Instant::now() < deadline {
+        while self.forwarding.oldest_worker_generation() < generation && Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }
@@ -606,12 +602,12 @@ impl Daemon {
     /// plane that no longer has them, clearing their counters and flows
     /// (a worker on an older plane may have touched both after the apply).
     fn recycle_slots(&self, state: &mut Mutable) {
-        let oldest = self.oldest_worker_generation();
+        let oldest = self.forwarding.oldest_worker_generation();
         let mut still = Vec::new();
         let mut freed = Vec::new();
         for (slot, generation) in std::mem::take(&mut state.slots.retiring) {
             if generation <= oldest {
-                for counters in &self.counters {
+                for counters in &self.forwarding.counters {
                     if let Some(c) = counters.ports.get(slot) {
                         c.reset();
                     }
@@ -679,7 +675,8 @@ impl Daemon {
         // Published as any plane is: health or routes published since
         // `old` are kept.
         let mut faults = Vec::new();
-        self.publish_applied(old.snapshot.clone(), ports, &mut faults);
+        self.changing
+            .publish_applied(self.forwarding, old.snapshot.clone(), ports, &mut faults);
         lost.extend(faults);
         if lost.is_empty() {
             left
@@ -697,15 +694,15 @@ impl Daemon {
         // apply removing a thousand NICs walk a million slots a thousand
         // times.
         let owners: std::collections::HashSet<_> = ports.iter().map(|p| p.owner()).collect();
-        let now = self.now_ms();
+        let now = self.forwarding.now_ms();
         let mut keys: Vec<FlowKey> = Vec::new();
-        self.flows.for_each(now, |k, _| {
+        self.forwarding.flows.for_each(now, |k, _| {
             if owners.contains(&k.owner) {
                 keys.push(*k);
             }
         });
         for k in keys {
-            self.flows.remove(&k, now);
+            self.forwarding.flows.remove(&k, now);
         }
     }
 }

@@ -40,7 +40,6 @@ pub use targets::{health_for, probe_targets, TargetSpec};
 use crate::daemon::forwarding::plane::PublishedPlane;
 use crate::daemon::forwarding::port_id::PortId;
 use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};
-use crate::daemon::Daemon;
 use crate::dataplane::conntrack::{is_pin, FlowOwners, PinMemo};
 use crate::diagnostics::load_balancer::{
     find_load_balancer, BackendStatus, LoadBalancerStatus, ProbeRef,

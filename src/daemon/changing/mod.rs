@@ -17,7 +17,10 @@
 //! - [`speakers`]: what the BGP speakers say, in Azure's words, asked of
 //!   the routing daemons the hybrid half runs;
 //! - [`ports`]: bringing up a port of the lab plan on the host;
-//! - [`down`]: what a crashed `run` left on the machine, removed.
+//! - [`down`]: what a crashed `run` left on the machine, removed;
+//! - [`state`]: what `apply` changes under its lock, and the port slots;
+//! - [`service`]: the room as the daemon holds it
+//!   ([`service::Changing`]), and what the reports read of it.
 //!
 //! Its invariants:
 //!
@@ -49,4 +52,6 @@ pub mod lb;
 pub mod mesh;
 pub mod ports;
 pub mod publish;
+pub mod service;
 pub mod speakers;
+pub mod state;

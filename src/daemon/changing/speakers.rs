@@ -10,18 +10,20 @@
 //! and never wait for an `apply` in progress.
 
 use super::hybrid::RoutingDaemon;
-use crate::daemon::Daemon;
+use super::service::Changing;
+use crate::daemon::forwarding::service::Forwarding;
 
-impl Daemon {
+impl Changing {
     /// The BGP sessions of every instance of `gateway`, as Azure lists
     /// them; a refusal when the lab has no such gateway.
     pub fn bgp_peer_status(
         &self,
+        forwarding: &Forwarding,
         gateway: &str,
     ) -> Result<crate::diagnostics::gateway::BgpPeerStatusList, crate::diagnostics::QueryError>
     {
         use crate::diagnostics::gateway::{azure_peer_state, duration_text, BgpPeerStatus};
-        let snap = self.snapshot();
+        let snap = forwarding.snapshot();
         let g = crate::diagnostics::gateway::find_gateway(&snap, gateway)?;
         let instances = &snap.topology.gateways[g].instances;
         let Some(routing) = self.routing() else {
@@ -63,12 +65,13 @@ impl Daemon {
     /// instance's gobgpd adj-RIB-out towards that neighbour.
     pub fn advertised_routes(
         &self,
+        forwarding: &Forwarding,
         gateway: &str,
         peer: &str,
     ) -> Result<crate::diagnostics::gateway::GatewayRouteList, crate::diagnostics::QueryError> {
         use crate::diagnostics::gateway::{advertised_row, bgp_peer, find_gateway};
         use crate::diagnostics::QueryError;
-        let snap = self.snapshot();
+        let snap = forwarding.snapshot();
         let g = find_gateway(&snap, gateway)?;
         let peer_ip = bgp_peer(&snap, g, peer)?;
         let std::net::IpAddr::V4(peer_v4) = peer_ip else {
@@ -105,6 +108,7 @@ impl Daemon {
     /// gateway's): its adj-RIB-out towards that neighbour.
     pub fn route_server_advertised_routes(
         &self,
+        forwarding: &Forwarding,
         route_server: &str,
         peer: &str,
     ) -> Result<
@@ -115,7 +119,7 @@ impl Daemon {
             advertised_row, bgp_peer, find_route_server, route_list,
         };
         use crate::diagnostics::QueryError;
-        let snap = self.snapshot();
+        let snap = forwarding.snapshot();
         let r = find_route_server(&snap, route_server)?;
         let peer_ip = bgp_peer(&snap, r, peer)?;
         let instances = &snap.topology.route_servers[r].instances;

@@ -17,6 +17,8 @@
 //!   a spread lab, and take in what the other machines send;
 //! - [`global_reach`]: the thread that carries the Global Reach links
 //!   between edge routers, delayed as the circuits they join;
+//! - [`service`]: the room as the daemon holds it ([`service::Forwarding`]),
+//!   and what the other rooms and the reports read of it;
 //! - [`port_id`]: a port's slot, which keys its counters and flows;
 //! - [`stats`]: the per-NIC counters the workers write (each worker its
 //!   own block, relaxed adds), and their sums, which the reports read;
@@ -82,6 +84,7 @@ pub mod plane;
 pub mod port_id;
 pub mod queue_drops;
 pub mod release_timer;
+pub mod service;
 pub mod stats;
 pub mod underlay;
 pub mod worker;

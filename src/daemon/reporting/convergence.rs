@@ -26,7 +26,6 @@
 //! A lab without BGP or load balancers is converged from the start.
 
 use crate::api::{Convergence, RouteRef, SessionRef};
-use crate::daemon::Daemon;
 use crate::policy::bgp::{BgpModel, SpeakerId};
 use crate::policy::gateways::LearnedRoutes;
 use crate::topology::Topology;
@@ -149,91 +148,58 @@ fn learned_here(topo: &Topology, speaker: &str) -> bool {
         .is_none_or(|(c, _)| topo.circuit_is_local(c))
 }
 
-impl Daemon {
-    /// Whether the lab has converged now, and what is missing when not.
-    pub fn convergence(&self) -> Convergence {
-        let snapshot = self.snapshot();
-        let topo = &snapshot.topology;
-        let backends = self.first_probes(&snapshot);
-        let mut state = convergence_of(
-            topo,
-            &BgpModel::of(topo),
-            &snapshot.learned,
-            &self.watch().sessions.established(),
-            &backends,
-            self.now_ms(),
-        );
-        self.mesh_convergence(&mut state);
-        self.servers_convergence(&snapshot, &mut state);
-        state
-    }
+/// Whether the lab's servers (the responders of Private Endpoints and of
+/// the Internet, the DNS servers of `dns_server` keys) listen for the
+/// plane forwarded with: a lab that has some converges once the services
+/// thread has started them and each DNS server has answered (or failed,
+/// and been reported).
+pub fn servers_convergence(
+    snapshot: &crate::snapshot::Snapshot,
+    counters: &crate::daemon::answering::paas::PaasCounters,
+    state: &mut Convergence,
+) {
+    let has_servers = snapshot.plan.ports.iter().any(|p| {
+        matches!(
+            p.kind,
+            crate::plan::PortKind::PrivateEndpoint { .. } | crate::plan::PortKind::Internet
+        )
+    });
+    let topology = &snapshot.topology;
+    let has_dns_servers = topology.nics.iter().any(|n| n.dns_server.is_some())
+        || (topology.sites.iter()).any(|s| s.hosts.iter().any(|h| h.dns_server.is_some()));
+    let serving = counters
+        .serving_generation
+        .load(std::sync::atomic::Ordering::Acquire);
+    // A DNS server counts as started once it answered or failed once (a
+    // failed one is reported, and does not hold the lab up).
+    let dns_starting =
+        (counters.dns_servers.starting).load(std::sync::atomic::Ordering::Relaxed) > 0;
+    state.servers_starting =
+        ((has_servers || has_dns_servers) && serving < snapshot.generation) || dns_starting;
+    state.converged &= !state.servers_starting;
+}
 
-    /// Whether the lab's servers (the responders of Private Endpoints and
-    /// of the Internet, the DNS servers of `dns_server` keys) listen for
-    /// the plane forwarded with: a lab that has some converges once the
-    /// services thread has started them and each DNS server has answered
-    /// (or failed, and been reported).
-    fn servers_convergence(&self, snapshot: &crate::snapshot::Snapshot, state: &mut Convergence) {
-        let has_servers = snapshot.plan.ports.iter().any(|p| {
-            matches!(
-                p.kind,
-                crate::plan::PortKind::PrivateEndpoint { .. } | crate::plan::PortKind::Internet
-            )
-        });
-        let topology = &snapshot.topology;
-        let has_dns_servers = topology.nics.iter().any(|n| n.dns_server.is_some())
-            || (topology.sites.iter()).any(|s| s.hosts.iter().any(|h| h.dns_server.is_some()));
-        let counters = &self.names.1;
-        let serving = counters
-            .serving_generation
-            .load(std::sync::atomic::Ordering::Acquire);
-        // A DNS server counts as started once it answered or failed once
-        // (a failed one is reported, and does not hold the lab up).
-        let dns_starting =
-            (counters.dns_servers.starting).load(std::sync::atomic::Ordering::Relaxed) > 0;
-        state.servers_starting =
-            ((has_servers || has_dns_servers) && serving < snapshot.generation) || dns_starting;
-        state.converged &= !state.servers_starting;
-    }
-
-    /// In a spread lab, the sessions of the host mesh: one per other
-    /// machine, counted up once that machine's announcement is received;
-    /// and each other machine's trust.
-    fn mesh_convergence(&self, state: &mut Convergence) {
-        if let Some(underlay) = &self.underlay {
-            for (host, address, trust) in underlay.peer_trust() {
-                state.hosts_expected += 1;
-                if trust == crate::daemon::forwarding::underlay::PeerTrust::Trusted {
-                    state.hosts_trusted += 1;
-                } else {
-                    state.hosts_untrusted.push(crate::api::HostRef {
-                        host,
-                        address: address.to_string(),
-                        why: trust.why().to_owned(),
-                    });
-                }
-            }
-            state.converged &= state.hosts_untrusted.is_empty();
+/// In a spread lab, each other machine's trust over the underlay.
+pub fn underlay_convergence(
+    underlay: Option<&crate::daemon::forwarding::underlay::UnderlayLink>,
+    state: &mut Convergence,
+) {
+    let Some(underlay) = underlay else {
+        return;
+    };
+    for (host, address, trust) in underlay.peer_trust() {
+        state.hosts_expected += 1;
+        if trust == crate::daemon::forwarding::underlay::PeerTrust::Trusted {
+            state.hosts_trusted += 1;
+        } else {
+            state.hosts_untrusted.push(crate::api::HostRef {
+                host,
+                address: address.to_string(),
+                why: trust.why().to_owned(),
+            });
         }
-        let mesh = self.mesh.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(mesh) = mesh.as_ref() else {
-            return;
-        };
-        let heard = mesh.heard();
-        for (host, address) in mesh.peers() {
-            state.sessions_expected += 1;
-            if heard.contains(address) {
-                state.sessions_established += 1;
-            } else {
-                state.sessions_down.push(SessionRef {
-                    gateway: format!("host mesh (host {host})"),
-                    instance: 0,
-                    neighbor: address.to_string(),
-                });
-            }
-        }
-        state.converged &= state.sessions_down.is_empty();
     }
+    state.converged &= state.hosts_untrusted.is_empty();
 }
 
 #[cfg(test)]

@@ -18,7 +18,6 @@ pub use crate::api::report::{
 use crate::daemon::forwarding::offload::FastTuple;
 use crate::daemon::forwarding::plane::Plane;
 use crate::daemon::forwarding::port_id::PortId;
-use crate::daemon::forwarding::stats;
 use crate::daemon::Daemon;
 use crate::dataplane::conntrack::TrackedFlow;
 use crate::diagnostics;
@@ -74,7 +73,7 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
             refused_egress_gone: o.totals.refused_egress_gone.load(Relaxed),
         }),
         shaping: Some(Box::new(ShapingReport {
-            on: daemon.shaping,
+            on: daemon.forwarding().shaping,
             limits: plane
                 .snapshot
                 .shaping
@@ -82,8 +81,12 @@ pub fn stats_of(daemon: &Daemon) -> StatsReport {
             delayed_paths: plane.snapshot.shaping.delayed_paths() as u64,
             delays: plane.snapshot.shaping.delays(),
         })),
-        underlay: daemon.underlay.as_ref().map(|u| Box::new(u.report())),
-        global_reach: daemon.reach.report(),
+        underlay: daemon
+            .forwarding()
+            .underlay
+            .as_ref()
+            .map(|u| Box::new(u.report())),
+        global_reach: daemon.forwarding().reach.report(),
         names: Some(Box::new(names_report(daemon))),
         warnings,
     }
@@ -124,7 +127,12 @@ pub fn nic_counters(daemon: &Daemon, plane: &Plane) -> BTreeMap<String, NicStats
         .ports
         .iter_enumerated()
         .filter(|(i, _)| plane.snapshot.plan.is_local(*i))
-        .map(|(i, n)| (n.name.clone(), daemon.nic_totals(plane.port_id(i))))
+        .map(|(i, n)| {
+            (
+                n.name.clone(),
+                daemon.forwarding().nic_totals(plane.port_id(i)),
+            )
+        })
         .collect()
 }
 
@@ -289,37 +297,6 @@ fn edge_translation(
     } else {
         format!("as {}", endpoint(memo.public))
     })
-}
-
-impl Daemon {
-    /// Traffic and drop counters of a NIC, summed over workers (after a
-    /// reading of the kernel's counters).
-    pub fn nic_stats(&self, nic: &str) -> Option<NicStats> {
-        self.sync_offload();
-        let plane = self.plane.load();
-        let idx = plane.snapshot.port_by_name(nic)?;
-        Some(self.nic_totals(plane.port_id(idx)))
-    }
-
-    /// The counters of the NIC in slot `port`, summed over workers, as
-    /// they stand (without reading the kernel's first).
-    pub(crate) fn nic_totals(&self, port: PortId) -> NicStats {
-        stats::total(&self.counters, port)
-    }
-
-    /// Traffic and drop counters of a NIC, one entry per worker (by
-    /// worker index): which of the queues carried what.
-    pub fn nic_stats_by_worker(&self, nic: &str) -> Option<Vec<NicStats>> {
-        let plane = self.plane.load();
-        let port = plane.port_id(plane.snapshot.port_by_name(nic)?);
-        Some(
-            self.counters
-                .iter()
-                .take(self.workers)
-                .map(|c| stats::total(std::slice::from_ref(c), port))
-                .collect(),
-        )
-    }
 }
 
 /// `since` as RFC 3339 in UTC, to the second.

@@ -3,10 +3,12 @@
 //! load balancer placed on it.
 
 use super::*;
+use crate::daemon::changing::service::Changing;
+use crate::daemon::forwarding::service::Forwarding;
 use crate::daemon::reporting::report::rfc3339;
 use crate::topology::ByName;
 
-impl Daemon {
+impl Changing {
     /// Each backend this machine probes (`lb/nic`), and whether its first
     /// probe has answered (the convergence report counts them).
     pub fn first_probes(&self, snapshot: &Snapshot) -> Vec<(String, bool)> {
@@ -33,8 +35,8 @@ impl Daemon {
     /// Flows the load balancer `lb` placed on each of its backend NICs, by
     /// NIC name (0 for a backend with none): the live pins its frontends
     /// hold in the flow table (one per flow, whichever way it was reached).
-    pub fn lb_flow_counts(&self, lb: &str) -> BTreeMap<String, u64> {
-        let plane = self.plane();
+    pub fn lb_flow_counts(&self, forwarding: &Forwarding, lb: &str) -> BTreeMap<String, u64> {
+        let plane = forwarding.plane();
         let snapshot = &plane.snapshot;
         let topology = &snapshot.topology;
         let mut counts = BTreeMap::new();
@@ -55,39 +57,45 @@ impl Daemon {
         for &nic in &members {
             counts.insert(topology.nics[nic].name.clone(), 0);
         }
-        self.flows.for_each(self.now_ms(), |key, value| {
-            if !is_pin(key) || !owners.contains(&key.owner) {
-                return;
-            }
-            let Some(pin) = value.memo.as_ref().and_then(PinMemo::from_memo) else {
-                return;
-            };
-            let Some(backend) = plane
-                .port_of_slot(PortId::new(pin.backend))
-                .and_then(|port| plane.snapshot.plan.nic(port))
-            else {
-                return;
-            };
-            // Two frontends may share an owner number: count only this
-            // load balancer's backends.
-            if members.contains(&backend) {
-                *counts
-                    .entry(topology.nics[backend].name.clone())
-                    .or_insert(0) += 1;
-            }
-        });
+        forwarding
+            .flows
+            .for_each(forwarding.now_ms(), |key, value| {
+                if !is_pin(key) || !owners.contains(&key.owner) {
+                    return;
+                }
+                let Some(pin) = value.memo.as_ref().and_then(PinMemo::from_memo) else {
+                    return;
+                };
+                let Some(backend) = plane
+                    .port_of_slot(PortId::new(pin.backend))
+                    .and_then(|port| plane.snapshot.plan.nic(port))
+                else {
+                    return;
+                };
+                // Two frontends may share an owner number: count only this
+                // load balancer's backends.
+                if members.contains(&backend) {
+                    *counts
+                        .entry(topology.nics[backend].name.clone())
+                        .or_insert(0) += 1;
+                }
+            });
         counts
     }
 
     /// `vnetd lb show`: each backend of each rule's pool with its probe's
     /// verdict and its flows; a refusal naming the load balancers there
     /// are when `lb` is not one of them.
-    pub fn lb_status(&self, lb: &str) -> Result<LoadBalancerStatus, QueryError> {
-        let snapshot = self.snapshot();
+    pub fn lb_status(
+        &self,
+        forwarding: &Forwarding,
+        lb: &str,
+    ) -> Result<LoadBalancerStatus, QueryError> {
+        let snapshot = forwarding.snapshot();
         let topology = &snapshot.topology;
         let balancer = &topology.load_balancers[find_load_balancer(&snapshot, lb)?];
         let states: BTreeMap<ProbeTarget, BackendState> = self.lb_backends().into_iter().collect();
-        let flows = self.lb_flow_counts(lb);
+        let flows = self.lb_flow_counts(forwarding, lb);
         let mut backends = Vec::new();
         for rule in &balancer.rules {
             let Some(pool) = balancer.pools.get(rule.pool) else {
