@@ -497,8 +497,6 @@ const STILL_KNOTTED: &[&str] = &[
     "crates/host/src/routing/gobgp/json.rs",
     "crates/host/src/routing/gobgp/monitor.rs",
     "crates/host/src/routing/mod.rs",
-    "crates/host/src/underlay/devices.rs",
-    "crates/host/src/underlay/mod.rs",
     "crates/import/src/az.rs",
     "crates/import/src/az/edge.rs",
     "crates/import/src/az/express_route.rs",
