@@ -90,10 +90,9 @@ use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
 use serde_json::Value;
 
-use super::{
-    create_run_dir, in_namespace, remove_files, run_checked, wait_for, Daemon, ProcessExit,
-    ProcessStatus,
-};
+use super::commands::{in_namespace, run_checked, wait_for};
+use super::daemon::{Daemon, ProcessExit, ProcessStatus};
+use super::run_dir::{create_run_dir, remove_files};
 
 const CONFIG: &str = "gobgpd.toml";
 const LOG: &str = "gobgpd.log";
