@@ -6,3 +6,12 @@
 pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(vnetd_loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// Waits a moment before trying again: a hint to the processor, or,
+/// under loom, a yield to the model checker's other threads.
+pub(crate) fn spin() {
+    #[cfg(vnetd_loom)]
+    loom::thread::yield_now();
+    #[cfg(not(vnetd_loom))]
+    std::hint::spin_loop();
+}

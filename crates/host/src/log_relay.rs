@@ -126,20 +126,25 @@ pub fn level_of_word(word: &str) -> Option<Level> {
     }
 }
 
+/// A line's level from its severity word (`error: ...`), the word
+/// dropped; a line without one is information.
+pub(crate) fn level_after_word(line: &str) -> (Level, &str) {
+    match line.split_once(": ") {
+        Some((word, rest)) => match level_of_word(word.trim()) {
+            Some(level) => (level, rest),
+            None => (Level::Info, line),
+        },
+        None => (Level::Info, line),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn by_word(line: &str) -> (Level, &str) {
-        match line.split_once(": ") {
-            Some((word, rest)) => level_of_word(word).map_or((Level::Info, line), |l| (l, rest)),
-            None => (Level::Info, line),
-        }
-    }
-
     #[test]
     fn lines_are_kept_last_first_out_and_cut() {
-        let relay = Relay::new("test in ns", by_word);
+        let relay = Relay::new("test in ns", level_after_word);
         for i in 0..(KEPT_LINES + 5) {
             relay.line(&format!("info: line {i}\n"));
         }
@@ -152,7 +157,7 @@ mod tests {
         );
         relay.line(&"é".repeat(MAX_LINE));
         assert!(relay.last_lines().last().unwrap().len() <= MAX_LINE);
-        assert_eq!(by_word("error: bad"), (Level::Error, "bad"));
-        assert_eq!(by_word("plain"), (Level::Info, "plain"));
+        assert_eq!(level_after_word("error: bad"), (Level::Error, "bad"));
+        assert_eq!(level_after_word("plain"), (Level::Info, "plain"));
     }
 }

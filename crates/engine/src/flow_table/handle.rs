@@ -2,9 +2,14 @@
 //! slot and acts on it without another lookup, and [`FlowRef`], what a
 //! lookup returns.
 
+use super::key::{FlowKey, KeyWords};
+use super::memo::Memo;
 use super::slot::Slot;
-use super::state::{holds_flow, is_reply, KEY_EPOCH_MASK, KEY_EPOCH_SHIFT, KIND_FREE, REPLY};
-use super::{FlowKey, FlowTable, FlowValue, KeyWords, Memo, Traffic};
+use super::state::{
+    holds_flow, is_reply, same_flow, KEY_EPOCH_MASK, KEY_EPOCH_SHIFT, KIND_FREE, REPLY,
+};
+use super::table::FlowTable;
+use super::values::{FlowValue, Traffic};
 use crate::sync::Ordering;
 
 /// Where a flow entry was found: its slot and the state word it had then.
@@ -99,6 +104,35 @@ impl FlowTable {
         };
         slot.mark_seen(now_ms);
         true
+    }
+}
+
+impl FlowTable {
+    /// The memo of the entry `handle` names, read whole. `None` if none was
+    /// written for that entry, the entry left its slot, or another thread
+    /// is writing its memo at this instant.
+    #[inline]
+    pub fn memo_of(&self, handle: FlowHandle) -> Option<Memo> {
+        let memo = self.memos.get(handle.index)?.read(handle.state)?;
+        same_flow(
+            self.states[handle.index].load(Ordering::Acquire),
+            handle.state,
+        )
+        .then_some(memo)
+    }
+
+    /// Writes the memo of the entry `handle` names. Returns false, writing
+    /// nothing, if the entry left its slot or another thread is writing its
+    /// memo at this instant (that writer's memo then stands).
+    #[inline]
+    pub fn set_memo_of(&self, handle: FlowHandle, memo: &Memo) -> bool {
+        let Some(cell) = self.memos.get(handle.index) else {
+            return false;
+        };
+        let state_word = &self.states[handle.index];
+        cell.write(handle.state, memo, false, || {
+            same_flow(state_word.load(Ordering::Acquire), handle.state)
+        })
     }
 }
 

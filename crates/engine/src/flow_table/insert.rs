@@ -2,13 +2,17 @@
 //! choice between free, dead and evictable slots under the per-NIC quota,
 //! and the claim and publication of a flow's one or two entries.
 
-use super::lookup::Probe;
+use super::handle::FlowHandle;
+use super::key::FlowKey;
+use super::lookup::{Probe, READ_ATTEMPTS};
+use super::memo::Memo;
 use super::state::*;
-use super::{
-    spin, FlowHandle, FlowKey, FlowTable, InsertOutcome, Memo, Traffic, INSERT_ATTEMPTS,
-    READ_ATTEMPTS,
-};
-use crate::sync::{fence, AtomicU32, Ordering};
+use super::table::FlowTable;
+use super::values::{FlowPair, InsertOutcome, NewFlow, Traffic};
+use crate::sync::{fence, spin, AtomicU32, Ordering};
+
+/// How often an insert starts over after losing a race for a slot.
+const INSERT_ATTEMPTS: usize = 4;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Candidate {
@@ -31,55 +35,6 @@ struct Scan {
     free: Option<(usize, u64)>,
     other_dead: Option<(usize, u64)>,
     own_oldest: Option<(usize, u64, u64)>,
-}
-
-/// The two keys of a flow entered with [`FlowTable::insert_pair`]: the
-/// flow's own key and the key its replies will carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlowPair<'k> {
-    pub key: &'k FlowKey,
-    pub reply: &'k FlowKey,
-}
-
-/// What an insert records: the flow's key (and its reply key, for a
-/// pair), the caller's verdict, and the first packet.
-#[derive(Clone, Copy)]
-pub(super) struct NewFlow<'k> {
-    pub(super) key: &'k FlowKey,
-    pub(super) reply: Option<&'k FlowKey>,
-    pub(super) verdict_tag: u32,
-    pub(super) generation: u64,
-    pub(super) idle_timeout_ms: u64,
-    pub(super) now_ms: u64,
-    pub(super) first_packet: Traffic,
-    /// Written to both entries before they are published.
-    pub(super) memo: Option<&'k Memo>,
-    /// Whether the flow may take the slot of its owner's least recently
-    /// seen live flow (over its quota, or with its window full of live
-    /// flows): false refuses it instead ([`InsertOutcome::Full`]).
-    pub(super) may_evict: bool,
-}
-
-impl<'k> NewFlow<'k> {
-    /// A pair with neither verdict nor memo.
-    fn pair(
-        keys: FlowPair<'k>,
-        idle_timeout_ms: u64,
-        now_ms: u64,
-        first_packet: Traffic,
-    ) -> NewFlow<'k> {
-        NewFlow {
-            key: keys.key,
-            reply: Some(keys.reply),
-            verdict_tag: 0,
-            generation: 0,
-            idle_timeout_ms,
-            now_ms,
-            first_packet,
-            memo: None,
-            may_evict: true,
-        }
-    }
 }
 
 /// A slot chosen for a new entry, as observed before claiming it.

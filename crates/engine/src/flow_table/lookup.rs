@@ -2,13 +2,16 @@
 //! slot, lookups, counting packets on a found flow, and snapshots of flows'
 //! values.
 
-use super::key::{hash_words, same_words};
+use super::handle::{FlowHandle, FlowRef};
+use super::key::{hash_words, same_words, FlowKey, KeyWords};
 use super::state::*;
-use super::{
-    spin, FlowHandle, FlowKey, FlowRef, FlowTable, FlowValue, KeyWords, Traffic, PROBE_WINDOW,
-    READ_ATTEMPTS,
-};
-use crate::sync::{fence, AtomicU64, Ordering};
+use super::table::{FlowTable, PROBE_WINDOW};
+use super::values::{FlowValue, Traffic};
+use crate::sync::{fence, spin, AtomicU64, Ordering};
+
+/// How often a reader retries a slot whose verdict is being rewritten (a
+/// window of two stores) before treating the flow as absent for this packet.
+pub(super) const READ_ATTEMPTS: usize = 32;
 
 /// Where a key's probe starts and the fingerprint its slot carries.
 #[derive(Clone, Copy)]

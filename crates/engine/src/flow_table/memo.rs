@@ -10,9 +10,23 @@
 //! epoch and reply mark): once the slot changes hands, the old memo
 //! answers for nobody.
 
-use super::state::{owner, same_flow};
-use super::{spin, FlowHandle, FlowTable, Memo, MEMO_WORDS};
-use crate::sync::{fence, AtomicU64, Ordering};
+use super::state::owner;
+use crate::sync::{fence, spin, AtomicU64, Ordering};
+
+/// Words in an entry's memo ([`Memo`]).
+pub const MEMO_WORDS: usize = 6;
+
+/// What the caller keeps with one entry, beyond the verdict: words the
+/// table stores and returns whole but never reads (the packet path keeps
+/// there what it decided for the packets that find the entry). Written
+/// with [`FlowTable::set_memo_of`] or at insert
+/// ([`FlowTable::insert_pair_with_memo`]), read with [`FlowRef::memo`].
+///
+/// [`FlowTable::set_memo_of`]: super::FlowTable::set_memo_of
+/// [`FlowTable::insert_pair_with_memo`]: super::FlowTable::insert_pair_with_memo
+/// [`FlowRef::memo`]: super::FlowRef::memo
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Memo(pub [u64; MEMO_WORDS]);
 
 /// One slot's memo.
 #[derive(Default)]
@@ -82,34 +96,5 @@ impl MemoCell {
         }
         self.seq.store(held + 1, Ordering::Release);
         owned
-    }
-}
-
-impl FlowTable {
-    /// The memo of the entry `handle` names, read whole. `None` if none was
-    /// written for that entry, the entry left its slot, or another thread
-    /// is writing its memo at this instant.
-    #[inline]
-    pub fn memo_of(&self, handle: FlowHandle) -> Option<Memo> {
-        let memo = self.memos.get(handle.index)?.read(handle.state)?;
-        same_flow(
-            self.states[handle.index].load(Ordering::Acquire),
-            handle.state,
-        )
-        .then_some(memo)
-    }
-
-    /// Writes the memo of the entry `handle` names. Returns false, writing
-    /// nothing, if the entry left its slot or another thread is writing its
-    /// memo at this instant (that writer's memo then stands).
-    #[inline]
-    pub fn set_memo_of(&self, handle: FlowHandle, memo: &Memo) -> bool {
-        let Some(cell) = self.memos.get(handle.index) else {
-            return false;
-        };
-        let state_word = &self.states[handle.index];
-        cell.write(handle.state, memo, false, || {
-            same_flow(state_word.load(Ordering::Acquire), handle.state)
-        })
     }
 }

@@ -2,9 +2,12 @@
 //! flows a few slots at a time. Both entries of a pair go together, always
 //! through the forward entry.
 
+use super::handle::FlowHandle;
+use super::key::FlowKey;
+use super::lookup::READ_ATTEMPTS;
 use super::state::*;
-use super::{spin, FlowHandle, FlowKey, FlowTable, READ_ATTEMPTS};
-use crate::sync::Ordering;
+use super::table::FlowTable;
+use crate::sync::{spin, Ordering};
 
 impl FlowTable {
     /// Removes the flow of `key`, live or dead, found by its forward or its

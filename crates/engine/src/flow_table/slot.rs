@@ -2,9 +2,8 @@
 //! entry, each an atomic read and written under the sequence lock of the
 //! slot's state word.
 
-use super::insert::NewFlow;
 use super::state::is_expired;
-use super::{FlowValue, Traffic};
+use super::values::{FlowValue, NewFlow, Traffic};
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
 /// The body of one slot: two cache lines, the first holding what a lookup

@@ -1,8 +1,10 @@
 //! Re-recording a live flow's verdict (after re-evaluating it under a new
 //! snapshot), on both entries of a pair, under the sequence lock.
 
+use super::handle::FlowHandle;
+use super::key::FlowKey;
 use super::state::*;
-use super::{FlowHandle, FlowKey, FlowTable};
+use super::table::FlowTable;
 use crate::sync::{fence, Ordering};
 
 impl FlowTable {

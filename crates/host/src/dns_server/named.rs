@@ -10,11 +10,11 @@
 //! through [`crate::config_text`]: paths and names as `named.conf`'s
 //! quoted strings, records as master-file text.
 
-use super::{level_after_word, DnsServerSpec, ZoneSpec};
+use super::{DnsServerSpec, ZoneSpec};
 use crate::config_text::dns::DnsName;
 use crate::config_text::named::string;
 use crate::config_text::Refused;
-use crate::log_relay::Level;
+use crate::log_relay::{level_after_word, Level};
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
@@ -175,7 +175,7 @@ pub fn level_of(line: &str) -> (Level, &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::spec;
+    use super::super::spec::tests::spec;
     use super::*;
     use crate::dns_server::DnsSoftware;
 

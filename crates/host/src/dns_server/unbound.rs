@@ -7,11 +7,11 @@
 //! paths and names as quoted strings, each record as `local-data`'s
 //! single-quoted master-file text.
 
-use super::{level_after_word, DnsServerSpec};
+use super::DnsServerSpec;
 use crate::config_text::dns::absolute_or_root;
 use crate::config_text::unbound::{record, string};
 use crate::config_text::Refused;
-use crate::log_relay::Level;
+use crate::log_relay::{level_after_word, Level};
 use std::path::Path;
 
 /// The configuration file's name in the run directory.
@@ -100,7 +100,7 @@ pub fn level_of(line: &str) -> (Level, &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::spec;
+    use super::super::spec::tests::spec;
     use super::*;
     use crate::dns_server::DnsSoftware;
 

@@ -72,10 +72,12 @@
 //!
 //! It knows Linux only: namespaces, links, flows as 5-tuples.
 
+mod advance;
 mod counted;
 mod entries;
 mod generations;
 mod links;
+mod loaded;
 mod presence;
 mod unattached;
 
@@ -85,9 +87,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use anyhow::{Context, Result};
-use aya::maps::{Array, DevMapHash, HashMap as BpfHashMap, MapData, MapError};
+use anyhow::{bail, Context, Result};
+use aya::maps::MapError;
 
+pub use advance::{GenerationFault, Touched};
 use counted::CountedPorts;
 pub use entries::{
     layout, ArrivalKey, FastCounters, FastEntry, FastKey, FastRewrite, PortCounters, TunnelEntry,
@@ -95,8 +98,10 @@ pub use entries::{
     PORTS_PER_CHUNK, PORT_CHUNK_LEN, PORT_COUNTERS_LEN, PORT_LEN, SLOTS_PER_CHUNK,
     TUNNEL_ENTRY_LEN, TUNNEL_SETTINGS_LEN,
 };
-pub use generations::{GenerationFault, Touched};
-use generations::{GenerationMap, Generations};
+use entries::{port_entry, PORT_HOST_END, PORT_TUN};
+use generations::Generations;
+use loaded::{load, lock, Loaded, PortMap};
+pub use loaded::{Fabric, TUNNEL_PROGRAM};
 #[doc(hidden)]
 pub use unattached::FabricPrograms;
 
@@ -114,24 +119,6 @@ pub const FABRIC_MAC: [u8; 6] = [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc];
 /// (which sends what is larger than the port's own MTU to the daemon)
 /// instead of being dropped unseen by the veth.
 const HOST_END_MTU: u32 = 65_535;
-
-/// The programs the fabric attaches: at each host end, at each TUN
-/// device, and (by whoever holds the VXLAN device) [`TUNNEL_PROGRAM`].
-const PROGRAMS: [&str; 3] = ["from_port", "from_daemon", TUNNEL_PROGRAM];
-
-/// The program to run first at the VXLAN device's ingress, in a lab over
-/// several hosts: it delivers the frames of arrival entries and leaves the
-/// others to the underlay.
-pub const TUNNEL_PROGRAM: &str = "from_tunnel";
-
-type FlowMap = BpfHashMap<MapData, [u8; FLOW_KEY_LEN], [u8; FLOW_ENTRY_LEN]>;
-type PortMap = BpfHashMap<MapData, u32, [u8; PORT_LEN]>;
-type CountersMap = Array<MapData, [u8; CHUNK_LEN]>;
-type PortCountersMap = Array<MapData, [u8; PORT_CHUNK_LEN]>;
-type HostEndsMap = DevMapHash<MapData>;
-type TunnelFlowMap = BpfHashMap<MapData, [u8; FLOW_KEY_LEN], [u8; TUNNEL_ENTRY_LEN]>;
-type ArrivalMap = BpfHashMap<MapData, [u8; ARRIVAL_KEY_LEN], [u8; FLOW_ENTRY_LEN]>;
-type TunnelMap = Array<MapData, [u8; TUNNEL_SETTINGS_LEN]>;
 
 /// A flow entry the fabric refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,56 +138,6 @@ impl std::fmt::Display for InstallError {
 }
 
 impl std::error::Error for InstallError {}
-
-/// The fabric namespace and the programs and maps loaded for it.
-pub struct Fabric {
-    namespace: String,
-    /// The loaded programs: the shared blocks' filters refer to them.
-    programs: Arc<Programs>,
-    ports: Mutex<PortMap>,
-    flows: Mutex<FlowMap>,
-    /// `struct counters_chunk`s: the slots' counters.
-    counters: CountersMap,
-    chunks: u32,
-    /// `struct port_counters_chunk`s: what the programs dropped, per port.
-    port_counters: PortCountersMap,
-    /// The host ends that exist (the kernel removes a deleted one).
-    host_ends: Mutex<HostEndsMap>,
-    /// Which port counts at each index of `port_counters`, and what each
-    /// index had counted at its last reading.
-    counted_ports: Mutex<CountedPorts>,
-    /// The floor and each port's generation: which entries hold.
-    generations: Mutex<Generations>,
-    capacity: u32,
-    next_port: AtomicU32,
-    /// The host end of each port on the fabric, by its number (`vh<N>`).
-    live: Mutex<HashMap<u32, u32>>,
-    /// The host ends of the ports whose `eth0` is down (set down by its
-    /// guest, not deleted): out of `host_ends` until it is up again.
-    down: Mutex<HashSet<u32>>,
-    /// The fabric namespace's link notifications, from the first
-    /// [`Fabric::reap_orphans`] on.
-    link_watch: Mutex<Option<links::LinkWatch>>,
-    tunnel: Mutex<Tunnel>,
-}
-
-/// The maps of the way between hosts, and the settings written to them
-/// (none until [`Fabric::set_tunnel`]).
-struct Tunnel {
-    flows: TunnelFlowMap,
-    arrivals: ArrivalMap,
-    settings: TunnelMap,
-    set: Option<TunnelSettings>,
-}
-
-impl std::fmt::Debug for Fabric {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fabric")
-            .field("namespace", &self.namespace)
-            .field("capacity", &self.capacity)
-            .finish_non_exhaustive()
-    }
-}
 
 /// A port on the fabric: the ifindexes (in the fabric namespace) of its
 /// host end and its TUN device, and the MAC address of its `eth0`. Its map
@@ -241,10 +178,6 @@ impl Drop for FabricPort {
         let _ = lock(&self.fabric.host_ends).remove(self.host_end);
         lock(&self.fabric.down).remove(&self.host_end);
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn syscall_errno(err: &MapError) -> Option<i32> {
@@ -413,6 +346,41 @@ impl Fabric {
         Ok((device, port))
     }
 
+    /// From a thread in the namespace of `host_end`: writes the `ports`
+    /// entries of a port whose host end is `host_end` and TUN device `tun`,
+    /// for an `eth0` of address `mac` and MTU `mtu`, and the host end into
+    /// `host_ends` (a host end that is no device there fails, unless not
+    /// `required`: the port is then one whose `eth0` is gone); returns
+    /// where the programs count its drops.
+    pub(super) fn register(
+        &self,
+        host_end: u32,
+        tun: u32,
+        mac: [u8; 6],
+        mtu: u16,
+        required: bool,
+    ) -> Result<u32> {
+        let index = lock(&self.counted_ports).take(host_end);
+        let written = (|| {
+            let device = lock(&self.host_ends).insert(host_end, host_end, None, 0);
+            if let (Err(err), true) = (device, required) {
+                bail!("registering the port's host end as a device: {err}");
+            }
+            let mut ports = self.ports();
+            ports
+                .insert(host_end, port_entry(PORT_HOST_END, tun, mac, mtu, index), 0)
+                .context("registering the port's host end")?;
+            ports
+                .insert(tun, port_entry(PORT_TUN, host_end, mac, mtu, index), 0)
+                .context("registering the port's TUN device")
+        })();
+        if written.is_err() {
+            lock(&self.counted_ports).give_back(index);
+            let _ = lock(&self.host_ends).remove(host_end);
+        }
+        written.map(|_| index)
+    }
+
     /// Installs one direction of a flow, over any entry of the key already
     /// there (one of an older generation: what it counted stays in its
     /// own slot).
@@ -513,6 +481,13 @@ impl Fabric {
             .collect())
     }
 
+    /// What the programs dropped since the last call, per port on the
+    /// fabric (by its host end; ports with nothing new left out): one
+    /// system call per [`PORTS_PER_CHUNK`] ports.
+    pub fn port_drops(&self) -> Result<Vec<(u32, PortCounters)>> {
+        lock(&self.counted_ports).drops(&self.port_counters)
+    }
+
     /// Every installed entry.
     pub fn entries(&self) -> Vec<(FastKey, FastEntry)> {
         let flows = lock(&self.flows);
@@ -553,56 +528,5 @@ fn inserted(result: Result<(), MapError>) -> Result<(), InstallError> {
     result.map_err(|err| match syscall_errno(&err) {
         Some(libc::E2BIG | libc::ENOMEM) => InstallError::Full,
         _ => InstallError::Other(err.to_string()),
-    })
-}
-
-/// The programs and maps, loaded.
-struct Loaded {
-    programs: Arc<Programs>,
-    ports: PortMap,
-    flows: FlowMap,
-    counters: CountersMap,
-    chunks: u32,
-    port_counters: PortCountersMap,
-    host_ends: HostEndsMap,
-    generation: GenerationMap,
-    port_generations: GenerationMap,
-    tunnel: Tunnel,
-}
-
-/// Loads the object with the fabric's programs, with `capacity` flow
-/// entries (and twice as many counters slots) and room for `max_ports`
-/// ports (two entries each: host end and TUN).
-fn load(capacity: u32, max_ports: u32) -> Result<Loaded> {
-    let chunks = capacity.saturating_mul(2).div_ceil(SLOTS_PER_CHUNK).max(1);
-    let port_chunks = max_ports.div_ceil(PORTS_PER_CHUNK).max(1);
-    let sizes = [
-        ("flows", capacity),
-        ("to_tunnel", capacity),
-        ("arrivals", capacity),
-        ("counters", chunks),
-        ("port_counters", port_chunks),
-        ("ports", max_ports.saturating_mul(2)),
-        ("host_ends", max_ports),
-        ("port_generations", max_ports),
-    ];
-    let programs = Programs::load(&sizes, &PROGRAMS).context("loading the fabric's tc programs")?;
-    let tunnel = Tunnel {
-        flows: programs.take_map("to_tunnel")?,
-        arrivals: programs.take_map("arrivals")?,
-        settings: programs.take_map("tunnel")?,
-        set: None,
-    };
-    Ok(Loaded {
-        ports: programs.take_map("ports")?,
-        flows: programs.take_map("flows")?,
-        counters: programs.take_map("counters")?,
-        chunks,
-        port_counters: programs.take_map("port_counters")?,
-        host_ends: programs.take_map("host_ends")?,
-        generation: programs.take_map("generation")?,
-        port_generations: programs.take_map("port_generations")?,
-        tunnel,
-        programs,
     })
 }

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 
 use super::super::{netlink, netns};
-use super::{links, lock, Fabric};
+use super::links;
+use super::loaded::{lock, Fabric};
 
 impl Fabric {
     /// Removes the TUN device of each port whose `eth0` is gone (deleted

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use anyhow::Result;
 use aya::programs::{TestRunOptions, TestRunResult};
 
-use super::{load, lock, Fabric};
+use super::loaded::{load, lock, Fabric};
 
 /// Ports the tests' maps hold at most.
 const TEST_PORTS: u32 = 64;

@@ -37,10 +37,10 @@ use ipnet::Ipv4Net;
 use crate::config_text::bird::string;
 use crate::config_text::Refused;
 
-use super::{
-    create_run_dir, remove_files, run_checked, wait_for, with_prefix, BgpRouter, BgpRouterSpec,
-    Daemon, ProcessExit, ProcessStatus,
-};
+use super::commands::{run_checked, wait_for};
+use super::daemon::{Daemon, ProcessExit, ProcessStatus};
+use super::router::{BgpRouter, BgpRouterSpec};
+use super::run_dir::{create_run_dir, remove_files};
 
 const CONFIG: &str = "bird.conf";
 const SOCKET: &str = "bird.ctl";
@@ -304,6 +304,15 @@ impl BgpRouter for BirdRouter {
         remove_files(&self.spec.run_dir, &[CONFIG, SOCKET, PID, LOG, OUTPUT]);
         Ok(())
     }
+}
+
+/// The prefixes of `list` with `prefix` added (no duplicates).
+fn with_prefix(list: &[Ipv4Net], prefix: Ipv4Net) -> Vec<Ipv4Net> {
+    let mut out = list.to_vec();
+    if !out.contains(&prefix) {
+        out.push(prefix);
+    }
+    out
 }
 
 #[cfg(test)]

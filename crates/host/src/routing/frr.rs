@@ -38,10 +38,10 @@ use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
 use serde_json::Value;
 
-use super::{
-    create_run_dir, remove_files, run_checked, wait_for, BgpRouter, BgpRouterSpec, Daemon,
-    ProcessExit, ProcessStatus,
-};
+use super::commands::{run_checked, wait_for};
+use super::daemon::{Daemon, ProcessExit, ProcessStatus};
+use super::router::{BgpRouter, BgpRouterSpec};
+use super::run_dir::{create_run_dir, remove_files};
 
 const ZEBRA: &str = "/usr/lib/frr/zebra";
 const BGPD: &str = "/usr/lib/frr/bgpd";

@@ -68,9 +68,10 @@ mod announce;
 mod config;
 pub mod json;
 mod monitor;
+mod routes;
+mod spec;
 pub mod vpn;
 
-pub use announce::Announcement;
 pub use config::config;
 use config::{export_policies, parse_prefix_sets, prefix_sets, IMPORT_POLICY};
 
@@ -79,10 +80,12 @@ pub use json::{
     RibChange,
 };
 pub use monitor::{MonitorLines, MonitoredTable, RibMonitor};
+pub use routes::{AdvertisedPath, Announcement, LearnedPath, NeighborStatus, Origin};
+pub use spec::{GobgpNeighbor, GobgpSpec, NotHandedOn, SessionLimits};
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -90,10 +93,9 @@ use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
 use serde_json::Value;
 
-use super::{
-    create_run_dir, in_namespace, remove_files, run_checked, wait_for, Daemon, ProcessExit,
-    ProcessStatus,
-};
+use super::commands::{in_namespace, run_checked, wait_for};
+use super::daemon::{Daemon, ProcessExit, ProcessStatus};
+use super::run_dir::{create_run_dir, remove_files};
 
 const CONFIG: &str = "gobgpd.toml";
 const LOG: &str = "gobgpd.log";
@@ -102,109 +104,6 @@ const API_PORT: &str = "50051";
 
 /// How long gobgpd gets to answer on its API.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A neighbour of a [`GobgpSpec`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GobgpNeighbor {
-    /// The neighbour's address.
-    pub address: Ipv4Addr,
-    /// The neighbour's AS number.
-    pub asn: u32,
-    /// eBGP multihop (TTL 255).
-    pub multihop: bool,
-    /// The AS number shown to this neighbour, when not the speaker's own.
-    pub local_as: Option<u32>,
-    /// The speaker's own address on this session, when not the spec's
-    /// `local_address` (it is listened on too).
-    pub local_address: Option<Ipv4Addr>,
-    /// Private AS numbers are removed from the paths sent to it.
-    pub remove_private_as: bool,
-    /// Routes sent to it carry the speaker's own address as next hop (for
-    /// an iBGP neighbour, which would otherwise keep the next hop).
-    pub next_hop_self: bool,
-    /// An iBGP neighbour the speaker reflects routes to (route reflection,
-    /// the speaker's router ID as cluster ID).
-    pub route_reflector_client: bool,
-}
-
-impl GobgpNeighbor {
-    /// A neighbour at `address` in AS `asn`, met from the spec's own
-    /// address, with nothing else set.
-    pub fn new(address: Ipv4Addr, asn: u32, multihop: bool) -> Self {
-        Self {
-            address,
-            asn,
-            multihop,
-            local_as: None,
-            local_address: None,
-            remove_private_as: false,
-            next_hop_self: false,
-            route_reflector_client: false,
-        }
-    }
-}
-
-/// Routes a speaker does not pass on to some neighbours: those whose next
-/// hop is one of `next_hops` (learned from those neighbours), towards any
-/// of `to`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotHandedOn {
-    pub to: Vec<Ipv4Addr>,
-    pub next_hops: Vec<Ipv4Addr>,
-}
-
-/// The timers a speaker offers each neighbour, and the routes it takes
-/// from one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionLimits {
-    /// Keepalive interval offered, in seconds.
-    pub keepalive_secs: u32,
-    /// Hold time offered, in seconds.
-    pub hold_secs: u32,
-    /// Routes a neighbour may send; one more drops its session.
-    pub max_prefixes: u32,
-}
-
-/// A gobgpd instance: its identity, neighbours, timers and policies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GobgpSpec {
-    /// The namespace it runs in.
-    pub netns: String,
-    /// The local AS number.
-    pub asn: u32,
-    /// The BGP router id.
-    pub router_id: Ipv4Addr,
-    /// The address it listens on and opens sessions from.
-    pub local_address: Ipv4Addr,
-    /// The neighbours.
-    pub neighbors: Vec<GobgpNeighbor>,
-    /// Keepalive interval offered, in seconds.
-    pub keepalive_secs: u32,
-    /// Hold time offered, in seconds.
-    pub hold_secs: u32,
-    /// Seconds between connection attempts.
-    pub connect_retry_secs: u32,
-    /// Routes a neighbour may send; one more drops its session.
-    pub max_prefixes: u32,
-    /// Import: these exact prefixes are refused.
-    pub reject_exact: Vec<Ipv4Net>,
-    /// Import: these prefixes and every prefix inside them are refused.
-    pub reject_within: Vec<Ipv4Net>,
-    /// Export: no prefix learned from a neighbor and overlapping any of
-    /// these is passed on, nor a learned `0.0.0.0/0`; what the speaker
-    /// originates itself is always advertised.
-    pub export_deny_overlapping: Vec<Ipv4Net>,
-    /// Export: routes learned from a neighbour are passed on to the others
-    /// (off: only what the speaker originates is advertised).
-    pub pass_on_learned: bool,
-    /// Export: these prefixes are never sent to this neighbour.
-    pub withheld: Vec<(Ipv4Addr, Vec<Ipv4Net>)>,
-    /// Export: routes learned from some neighbours are not passed on to
-    /// some others.
-    pub not_handed_on: Option<NotHandedOn>,
-    /// Where the configuration and log go.
-    pub run_dir: PathBuf,
-}
 
 /// Whether `b` can be given to a gobgpd started with `a` without a
 /// restart: everything but the neighbours and the policies' contents is
@@ -222,89 +121,6 @@ pub fn same_identity(a: &GobgpSpec, b: &GobgpSpec) -> bool {
         && a.connect_retry_secs == b.connect_retry_secs
         && a.max_prefixes == b.max_prefixes
         && a.run_dir == b.run_dir
-}
-
-impl GobgpSpec {
-    /// A spec with `limits`, a connect retry of 2 s, and no neighbours or
-    /// policies.
-    pub fn new(
-        netns: &str,
-        asn: u32,
-        router_id: Ipv4Addr,
-        run_dir: PathBuf,
-        limits: SessionLimits,
-    ) -> Self {
-        Self {
-            netns: netns.to_owned(),
-            asn,
-            router_id,
-            local_address: router_id,
-            neighbors: Vec::new(),
-            keepalive_secs: limits.keepalive_secs,
-            hold_secs: limits.hold_secs,
-            connect_retry_secs: 2,
-            max_prefixes: limits.max_prefixes,
-            reject_exact: Vec::new(),
-            reject_within: Vec::new(),
-            export_deny_overlapping: Vec::new(),
-            pass_on_learned: true,
-            withheld: Vec::new(),
-            not_handed_on: None,
-            run_dir,
-        }
-    }
-}
-
-/// The BGP ORIGIN attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Origin {
-    Igp,
-    Egp,
-    Incomplete,
-}
-
-/// A route received from a neighbour and accepted by the import policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LearnedPath {
-    pub prefix: Ipv4Net,
-    /// The neighbour it came from.
-    pub neighbor: Ipv4Addr,
-    pub next_hop: Ipv4Addr,
-    /// The AS path, flattened (sets and sequences alike), nearest AS first.
-    pub as_path: Vec<u32>,
-    pub origin: Origin,
-    /// gobgpd's best path to the prefix.
-    pub best: bool,
-}
-
-/// A route as advertised to one neighbour (after the export policy).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdvertisedPath {
-    pub prefix: Ipv4Net,
-    pub next_hop: Ipv4Addr,
-    pub as_path: Vec<u32>,
-    pub origin: Origin,
-}
-
-/// The state of one neighbour's session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NeighborStatus {
-    pub address: Ipv4Addr,
-    pub asn: u32,
-    /// `Idle`, `Connect`, `Active`, `OpenSent`, `OpenConfirm`,
-    /// `Established` (or `Unknown`).
-    pub state: String,
-    /// `Up`, `Down` (shut down by an operator) or `PrefixLimit` (dropped
-    /// for sending more than the maximum of prefixes).
-    pub admin_state: String,
-    /// How long the session has been established; `None` when it is not.
-    pub uptime_secs: Option<u64>,
-    /// Routes received in the session (before the import policy).
-    pub routes_received: u64,
-    /// Routes accepted by the import policy.
-    pub routes_accepted: u64,
-    pub messages_sent: u64,
-    pub messages_received: u64,
 }
 
 /// A running gobgpd.

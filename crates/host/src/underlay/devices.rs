@@ -21,7 +21,10 @@ use rtnetlink::{LinkMessageBuilder, LinkUnspec, LinkVxlan};
 
 use super::super::bpf::tc::{self, create, Hook, Program};
 use super::super::netlink::{bring_up, link_index, with_connection};
-use super::VXLAN_PORT;
+
+/// The UDP port of the underlay's VXLAN device, IANA's for VXLAN: where
+/// it listens, and where it sends to on the other hosts.
+pub const VXLAN_PORT: u16 = 4789;
 
 /// Runs `work` on a new thread, which is in the caller's namespace (a
 /// thread starts in its creator's), and away from any async runtime the

@@ -47,6 +47,7 @@ mod devices;
 mod entries;
 mod queue;
 
+pub use devices::VXLAN_PORT;
 pub use entries::{
     layout, HostCounters, UnderlayCounters, DESTINATION_LEN, FRAME_COUNTERS_LEN, HOST_COUNTERS_LEN,
     MAC_KEY_LEN, UNDERLAY_SETTINGS_LEN,
@@ -67,7 +68,6 @@ use super::bpf::{remove_all_but, tc, Programs};
 use super::netns;
 use super::tun::MAX_QUEUES;
 
-pub const VXLAN_PORT: u16 = 4789;
 /// Bytes VXLAN adds over IPv4: outer IPv4 20 + UDP 8 + VXLAN 8 + inner
 /// Ethernet 14.
 pub const VXLAN_OVERHEAD: u16 = 50;

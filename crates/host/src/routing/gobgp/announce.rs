@@ -1,5 +1,5 @@
 //! What a speaker originates: each prefix with the AS path and ORIGIN it
-//! carries. A route learned elsewhere and handed to this speaker to
+//! carries ([`Announcement`]). A route learned elsewhere and handed to this speaker to
 //! announce keeps its path after the speaker's own ASN, which gobgpd puts
 //! first when it sends it over eBGP.
 //!
@@ -8,32 +8,11 @@
 //! new ones and those whose path or ORIGIN changed (gobgpd replaces a
 //! local route given again for the same prefix).
 
+use super::routes::Announcement;
 use super::GobgpSpeaker;
 use anyhow::{Context, Result};
 use ipnet::Ipv4Net;
 use std::collections::BTreeSet;
-
-/// One route a speaker originates.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Announcement {
-    pub prefix: Ipv4Net,
-    /// The ASNs after the speaker's own, nearest first; none for its own
-    /// prefix.
-    pub as_path: Vec<u32>,
-    /// ORIGIN EGP (else IGP).
-    pub egp: bool,
-}
-
-impl Announcement {
-    /// The speaker's own prefix: no path, ORIGIN IGP.
-    pub fn plain(prefix: Ipv4Net) -> Self {
-        Announcement {
-            prefix: prefix.trunc(),
-            as_path: Vec::new(),
-            egp: false,
-        }
-    }
-}
 
 /// `wanted` with each prefix truncated, once (its first), by prefix.
 fn normalised(wanted: &[Announcement]) -> Vec<Announcement> {

@@ -6,7 +6,7 @@
 //! string by [`crate::config_text::toml`]; addresses, prefixes and numbers
 //! are typed values, written by their `Display`, which holds no quote.
 
-use super::GobgpSpec;
+use super::spec::{GobgpSpec, NotHandedOn};
 use crate::config_text::toml::string;
 use ipnet::Ipv4Net;
 use serde_json::Value;
@@ -137,7 +137,7 @@ fn toml_towards(out: &mut String, name: &str, to: &[Ipv4Addr], rest: &str) {
 
 /// The routes learned from some neighbours (by next hop), rejected towards
 /// others.
-fn toml_not_handed_on(out: &mut String, rule: &super::NotHandedOn) {
+fn toml_not_handed_on(out: &mut String, rule: &NotHandedOn) {
     let rest = format!(
         "    [policy-definitions.statements.conditions.bgp-conditions]\n      \
          next-hop-in-list = [{}]\n    \

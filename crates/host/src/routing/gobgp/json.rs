@@ -1,7 +1,7 @@
 //! gobgp's JSON (`gobgp -j`): RIB replies, neighbour lists and the lines
 //! of `gobgp monitor ... -j`, read through typed shapes of the parts vnetd
 //! uses (unknown fields are ignored; a number gobgp leaves out is 0, as
-//! gobgp omits zero values) into this module's parent's types. A reply
+//! gobgp omits zero values) into the types of `routes.rs`. A reply
 //! of the wrong shape is refused naming where in it (for example
 //! `[0].conf.peer_asn: invalid type`).
 
@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{AdvertisedPath, LearnedPath, NeighborStatus, Origin};
+use super::routes::{AdvertisedPath, LearnedPath, NeighborStatus, Origin};
 
 /// `value` read as a `T`, or an error naming where it did not fit.
 fn typed<T: DeserializeOwned>(value: &Value, what: &str) -> Result<T> {

@@ -16,7 +16,9 @@
 //! the `gobgp` client; the routes its neighbours send are read from its
 //! RIB, and a monitor (`gobgp monitor global rib`) tells when they change.
 
-use super::super::{create_run_dir, in_namespace, remove_files, run_checked, wait_for, Daemon};
+use super::super::commands::{in_namespace, run_checked, wait_for};
+use super::super::daemon::Daemon;
+use super::super::run_dir::{create_run_dir, remove_files};
 use super::{gobgpd_args, Origin, START_TIMEOUT};
 use anyhow::{bail, Context, Result};
 use ipnet::Ipv4Net;
