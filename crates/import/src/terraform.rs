@@ -162,7 +162,7 @@ fn tf_files(dir: &Path, suffix: &str) -> Result<Vec<String>, ImportError> {
         if meta.is_dir() {
             continue;
         }
-        if let Some(what) = crate::topology::special_kind(&meta.file_type()) {
+        if let Some(what) = vnetd_model::topology::special_kind(&meta.file_type()) {
             return Err(ImportError::new(
                 name,
                 format!("cannot read the file: it is {what}, not a regular file"),
@@ -407,7 +407,7 @@ fn typed(text: &str, type_text: Option<&str>, budget: &Budget) -> Result<Value, 
 /// A configuration file's text, with the checks topology files get (a
 /// regular file, at most [`MAX_FILE_BYTES`], UTF-8).
 fn read_text(path: &Path) -> Result<String, String> {
-    crate::topology::read_bounded_text(path, MAX_FILE_BYTES, "a file may have")
+    vnetd_model::topology::read_bounded_text(path, MAX_FILE_BYTES, "a file may have")
 }
 
 fn label_text(label: &BlockLabel) -> String {
@@ -539,8 +539,10 @@ variable "size" {
 "#;
         let resources = read(&[("main.tf", text)], &[]).unwrap();
         let yaml = crate::topology_yaml(&resources, "a test").unwrap();
-        let t = crate::topology::parse_str("t", &yaml).unwrap().topology;
-        let vm = &t.virtual_machines[crate::topology::VmIdx::new(0)];
+        let t = vnetd_model::topology::parse_str("t", &yaml)
+            .unwrap()
+            .topology;
+        let vm = &t.virtual_machines[vnetd_model::topology::VmIdx::new(0)];
         assert_eq!((vm.name.as_str(), vm.size), ("web", "Standard_D4s_v5"));
         assert_eq!(vm.nics, vec![t.nic_by_name("web-nic").unwrap()]);
     }

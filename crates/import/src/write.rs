@@ -13,7 +13,7 @@
 //! name, so the output does not depend on the input's order, with one
 //! exception: Dynamic private addresses are allocated in the input's
 //! order (see [`topology_yaml`]). The text is parsed again with
-//! [`crate::plan::parse_str`] before it is returned, and a refusal is
+//! [`vnetd_model::plan::parse_str`] before it is returned, and a refusal is
 //! reported at the source of the object it is about.
 
 use super::{ImportError, Resource};
@@ -104,7 +104,7 @@ fn written(resources: &[Resource], origin: &str) -> Result<Output, ImportError> 
     // address vnetd gives that public IP: read back from the file, which
     // is then written again with the rule.
     if model.dnat_needs_allocations() {
-        if let Ok(loaded) = crate::plan::parse_str(origin, &out.text) {
+        if let Ok(loaded) = vnetd_model::plan::parse_str(origin, &out.text) {
             model.edge.learn(&loaded.topology);
             out = model.render(origin);
         }
@@ -521,7 +521,7 @@ mod tests {
             nic("nic-c", "Dynamic", "", 4),
         ];
         let text = topology_yaml(&resources, "a test").unwrap();
-        let loaded = crate::topology::parse_str("t", &text).unwrap();
+        let loaded = vnetd_model::topology::parse_str("t", &text).unwrap();
         let address = |name: &str| {
             let t = &loaded.topology;
             t.nics[t.nic_by_name(name).unwrap()].ip_configurations[0]
@@ -589,7 +589,7 @@ mod tests {
         // A real size whose page documents no bandwidth is written: the
         // lab runs it without a cap, with a warning.
         assert_has(&text, "  - name: old\n    size: Standard_B2s\n");
-        let loaded = crate::topology::parse_str("t", &text).unwrap();
+        let loaded = vnetd_model::topology::parse_str("t", &text).unwrap();
         assert!(
             loaded.warnings.iter().any(|w| w
                 .message

@@ -104,7 +104,7 @@ fn subnet_of(
         .filter_map(|ip| ip.parse().ok())
         .collect();
     let holds_ips = |s: &&Subnet| {
-        s.name == crate::topology::ROUTE_SERVER_SUBNET
+        s.name == vnetd_model::topology::ROUTE_SERVER_SUBNET
             && (s.address_prefixes.iter().chain(&s.address_prefix))
                 .filter_map(|p| p.parse::<IpNet>().ok())
                 .any(|net| ips.iter().any(|ip| net.contains(ip)))

@@ -74,7 +74,7 @@ pub(super) fn subnet_addresses(
             }
             attributes
                 .entry("virtual_router_asn".to_string())
-                .or_insert_with(|| Value::from(crate::topology::ROUTE_SERVER_ASN));
+                .or_insert_with(|| Value::from(vnetd_model::topology::ROUTE_SERVER_ASN));
         }
         _ => {}
     }

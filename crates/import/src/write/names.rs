@@ -21,11 +21,11 @@
 //! than written twice.
 
 use super::{flow_list, id_names, plain_or_quoted, scalar, Attrs, Model, Output};
-use crate::topology::PaasKind;
 use crate::ImportError;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::str::FromStr;
+use vnetd_model::topology::PaasKind;
 
 /// The record set resources, each with the type of the records it holds.
 pub const RECORD_KINDS: &[(&str, &str)] = &[

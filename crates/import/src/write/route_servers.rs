@@ -17,9 +17,9 @@
 //! `route_servers` says so.
 
 use super::{plain_or_quoted, scalar, Attrs, Model, Output};
-use crate::topology::ROUTE_SERVER_SUBNET;
 use crate::ImportError;
 use std::collections::BTreeMap;
+use vnetd_model::topology::ROUTE_SERVER_SUBNET;
 
 /// Azure's hub routing preference when none is given.
 const DEFAULT_PREFERENCE: &str = "ExpressRoute";

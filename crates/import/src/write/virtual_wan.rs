@@ -206,7 +206,7 @@ impl<'r> Model<'r> {
         let wan = a.referred("virtual_wan_id", "virtualWans", &self.virtual_wans.wans)?;
         let location = a.required_str("location")?;
         let location =
-            crate::topology::regions::canonical(&location).map_or(location, str::to_string);
+            vnetd_model::topology::regions::canonical(&location).map_or(location, str::to_string);
         let prefix = a.required_str("address_prefix")?;
         let mut fields = vec![
             ("virtual_wan", scalar(&wan)),

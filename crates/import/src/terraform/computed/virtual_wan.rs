@@ -44,7 +44,7 @@ pub(super) fn computed(kind: &str, id: &str, attributes: &mut Map<String, Value>
                 .or_insert_with(|| Value::from(format!("{id}/hubRouteTables/defaultRouteTable")));
             attributes
                 .entry("virtual_router_asn".to_string())
-                .or_insert_with(|| Value::from(crate::topology::HUB_ROUTER_ASN));
+                .or_insert_with(|| Value::from(vnetd_model::topology::HUB_ROUTER_ASN));
         }
         "azurerm_vpn_site" => {
             let Some(Value::Array(links)) = attributes.get_mut("link") else {
