@@ -513,8 +513,6 @@ const STILL_KNOTTED: &[&str] = &[
     "crates/import/src/az/route_server.rs",
     "crates/import/src/az/services.rs",
     "crates/import/src/az/virtual_wan.rs",
-    "crates/import/src/terraform/computed.rs",
-    "crates/import/src/terraform/computed/virtual_wan.rs",
     "crates/import/src/write.rs",
     "crates/import/src/write/dnat_rules.rs",
     "crates/import/src/write/edge.rs",

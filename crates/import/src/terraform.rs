@@ -47,6 +47,7 @@ pub mod unknown;
 
 use super::{ImportError, Resource};
 use computed::computed_attributes;
+pub use computed::SUBSCRIPTION;
 use eval::{Budget, Evaluator, Fault, Names, NoNames, Root};
 use hcl::edit::expr::Expression as Expr;
 use hcl::edit::structure::Body;
@@ -56,9 +57,6 @@ use references::{references_in_body, references_in_expr, Found};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::Path;
-
-/// The subscription of every synthesised ID.
-pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
 
 /// The largest `.tf` file read.
 const MAX_FILE_BYTES: u64 = 4 << 20;

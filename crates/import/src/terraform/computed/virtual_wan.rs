@@ -4,7 +4,7 @@
 //! connection's `routing` names) and `virtual_router_asn`, and the ID of
 //! each `link` of a VPN site (which a VPN connection's `vpn_link` names).
 
-use super::IdParts;
+use super::ids::IdParts;
 use hcl::{Map, Value};
 
 impl IdParts<'_> {
