@@ -36,6 +36,7 @@ mod virtual_wan;
 
 mod attrs;
 mod dynamic;
+mod ids;
 mod model;
 mod output;
 mod rules;
@@ -46,6 +47,7 @@ use output::*;
 use rules::*;
 
 pub(crate) use dnat_rules::DNAT_RULE_ATTRIBUTES;
+pub use ids::id_names;
 pub use names::{
     paas_of_id, paas_of_kind, record_type, PaasResource, PAAS_RESOURCES, RECORD_KINDS,
 };
@@ -408,28 +410,6 @@ pub const READ_KEYS: &[(&str, &[&str])] = &[
         ],
     ),
 ];
-
-/// The names of the last segments of an Azure resource ID, when their types
-/// are `kinds` (compared without case, as Azure does): `id_names(id,
-/// ["virtualNetworks", "subnets"])` of `.../virtualNetworks/hub/subnets/nva`
-/// is `["hub", "nva"]`.
-pub fn id_names(id: &str, kinds: &[&str]) -> Option<Vec<String>> {
-    let parts: Vec<&str> = id.trim_end_matches('/').split('/').collect();
-    let needed = kinds.len() * 2;
-    if parts.len() < needed + 1 {
-        return None;
-    }
-    let tail = &parts[parts.len() - needed..];
-    let mut names = Vec::new();
-    for (i, kind) in kinds.iter().enumerate() {
-        let (t, n) = (tail[2 * i], tail[2 * i + 1]);
-        if !t.eq_ignore_ascii_case(kind) || n.is_empty() {
-            return None;
-        }
-        names.push(n.to_string());
-    }
-    Some(names)
-}
 
 #[cfg(test)]
 mod tests {

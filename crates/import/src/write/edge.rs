@@ -33,8 +33,11 @@
 //! subnet or a VNet named by an association must be in the input, as for
 //! every other association.
 
+use super::attrs::Attrs;
+use super::ids::id_names;
 use super::load_balancers::is_standard;
-use super::{id_names, plain_or_quoted, scalar, Attrs, IpConfig, Link, Model, Output};
+use super::model::{IpConfig, Link, Model};
+use super::output::{plain_or_quoted, scalar, Output};
 use crate::ImportError;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashSet};

@@ -20,7 +20,10 @@
 //! (`az` lists the ones zone groups wrote) is listed as ignored rather
 //! than written twice.
 
-use super::{flow_list, id_names, plain_or_quoted, scalar, Attrs, Model, Output};
+use super::attrs::Attrs;
+use super::ids::id_names;
+use super::model::Model;
+use super::output::{flow_list, plain_or_quoted, scalar, Output};
 use crate::ImportError;
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -30,7 +30,9 @@
 //!   Azure does by default, and a comment says so when the input asks
 //!   otherwise.
 
-use super::{flow_list, one_line, plain_or_quoted, scalar, Attrs, Link, Model, Output};
+use super::attrs::Attrs;
+use super::model::{Link, Model};
+use super::output::{flow_list, one_line, plain_or_quoted, scalar, Output};
 use crate::{ImportError, Resource};
 use std::collections::BTreeMap;
 

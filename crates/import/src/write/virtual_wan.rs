@@ -29,7 +29,11 @@ mod routing;
 #[cfg(test)]
 mod tests;
 
-use super::{flow_list, id_names, plain_or_quoted, scalar, Attrs, Model, Nested};
+use super::attrs::{Attrs, Nested};
+use super::ids::id_names;
+use super::model::{add_separate, Model};
+use super::output::{flow_list, plain_or_quoted, scalar};
+use super::rules::sorted_prefixes;
 use crate::ImportError;
 use routing::{Routing, TableRef};
 use std::collections::BTreeMap;
@@ -299,7 +303,7 @@ impl<'r> Model<'r> {
         let site = VpnSite {
             source: a.r.source.clone(),
             wan,
-            address_cidrs: super::sorted_prefixes(a.list("address_cidrs")),
+            address_cidrs: sorted_prefixes(a.list("address_cidrs")),
             links,
         };
         self.virtual_wans.sites.insert(name, site);
@@ -382,7 +386,7 @@ impl<'r> Model<'r> {
             }
         };
         let what = format!("route of hub route table `{}`", table_ref.table);
-        super::add_separate(a, &mut table.routes, route, &what, |r| {
+        add_separate(a, &mut table.routes, route, &what, |r| {
             (r.name.as_str(), r.inline, r.source.as_str())
         })
     }
@@ -664,7 +668,7 @@ fn hub_route(b: &Nested, inline: bool) -> Result<Result<HubRoute, String>, Impor
         source: b.source(),
         inline,
         destinations_type,
-        destinations: super::sorted_prefixes(b.list("destinations")),
+        destinations: sorted_prefixes(b.list("destinations")),
         next_hop,
     }))
 }

@@ -10,7 +10,9 @@
 //! it is not written either, so a configuration and its state give one
 //! file.
 
-use super::super::{flow_list, scalar, sorted_prefixes, Nested, Output};
+use super::super::attrs::Nested;
+use super::super::output::{flow_list, scalar, Output};
+use super::super::rules::sorted_prefixes;
 use super::{hub_table_ref, DEFAULT_TABLE};
 use crate::ImportError;
 
