@@ -44,11 +44,15 @@
 //! `Disconnected` is left out, one Virtual Network Manager made is the
 //! file's network manager's).
 //!
-//! Each file is read through the typed shapes of `model` (`az/model.rs`): a value that
-//! does not fit is refused at its file, line and path (`nics.json:59:
+//! Each file is read through the typed shapes of `model` (`az/model.rs`)
+//! into a [`List`] of objects with their places (`az/list.rs`): a value
+//! that does not fit is refused at its file, line and path (`nics.json:59:
 //! [1].ipConfigurations: expected a list, found an object`), and what is
 //! found wrong afterwards (a reference to nothing, a subnet without a
-//! prefix) at the line and path of the value concerned.
+//! prefix) at the line and path of the value concerned. What the files
+//! of `az/` share is in files that name none of them: the attributes they
+//! write (`attributes`), the IDs references are followed by (`known`),
+//! and [`List`].
 
 mod attributes;
 mod edge;
@@ -57,6 +61,7 @@ mod files;
 pub mod firewall;
 pub mod flow_logs;
 mod known;
+mod list;
 mod load_balancers;
 mod model;
 pub mod names;
@@ -68,18 +73,16 @@ pub mod services;
 pub mod virtual_wan;
 
 pub use files::FILES;
+pub use list::List;
 
-use attributes::{
-    as_map, given, identity, put_given, put_sku_name, put_str, put_text, put_texts, resource,
-    resource_attributes, top_level,
-};
+use attributes::{given, identity, put_str, put_text, resource, top_level};
 
 use super::json_file::{self, Place};
 use super::write::id_names;
 use super::{ImportError, Resource};
 use known::Known;
 use model::{
-    Asg, Circuit, LoadBalancer, Nic, Nsg, Object, PrivateCloud, RouteTable, SecurityRule, Vm, Vnet,
+    Asg, Circuit, LoadBalancer, Nic, Nsg, PrivateCloud, RouteTable, SecurityRule, Vm, Vnet,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
@@ -246,52 +249,6 @@ fn next_list<'a, T: DeserializeOwned>(
     let internal = || ImportError::new("vnetd import az", "internal: a file of FILES is missing");
     let (document, (file, text)) = files.next().ok_or_else(internal)?;
     List::read(file, text, document)
-}
-
-/// The objects of one file of the dump, with the file's place.
-pub struct List<'a, T> {
-    at: Place<'a>,
-    items: Vec<T>,
-}
-
-impl<T> Default for List<'_, T> {
-    /// A list the dump does not hold: no items, and nowhere to point at.
-    fn default() -> Self {
-        List {
-            at: Place::root("", ""),
-            items: Vec::new(),
-        }
-    }
-}
-
-impl<'a, T: DeserializeOwned> List<'a, T> {
-    /// The list `document` of `file`, parsed from `text` (empty: errors
-    /// name no line).
-    pub fn read(file: &'a str, text: &'a str, document: Value) -> Result<Self, ImportError> {
-        Ok(List {
-            items: json_file::typed(file, text, document)?,
-            at: Place::root(file, text),
-        })
-    }
-}
-
-impl<'a, T> List<'a, T> {
-    /// Each object with its place.
-    fn each(&self) -> impl Iterator<Item = (Place<'a>, &T)> + '_ {
-        self.items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| (self.at.index(index), item))
-    }
-}
-
-impl<T: Object> List<'_, T> {
-    /// Adds each object's ID to `known` as one of `kind`.
-    fn add_known(&self, kind: &'static str, known: &mut Known) {
-        for item in &self.items {
-            known.add(kind, item.id());
-        }
-    }
 }
 
 /// The lists of [`FILES`], read (by default, all empty).

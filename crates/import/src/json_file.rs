@@ -43,7 +43,7 @@ pub fn read_with_text(path: &Path) -> Result<(String, Value), ImportError> {
 
 /// Reads a file's text with the checks of [`read`].
 pub fn read_text(path: &Path) -> Result<String, ImportError> {
-    crate::topology::read_bounded_text(path, MAX_INPUT_BYTES, "an import reads")
+    vnetd_model::topology::read_bounded_text(path, MAX_INPUT_BYTES, "an import reads")
         .map_err(|message| ImportError::new(path.display().to_string(), message))
 }
 

@@ -47,18 +47,16 @@ pub mod unknown;
 
 use super::{ImportError, Resource};
 use computed::computed_attributes;
+pub use computed::SUBSCRIPTION;
 use eval::{Budget, Evaluator, Fault, Names, NoNames, Root};
 use hcl::edit::expr::Expression as Expr;
-use hcl::edit::structure::{BlockLabel, Body};
+use hcl::edit::structure::Body;
 use hcl::edit::Span;
 use hcl::{Map, Value};
 use references::{references_in_body, references_in_expr, Found};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::Path;
-
-/// The subscription of every synthesised ID.
-pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
 
 /// The largest `.tf` file read.
 const MAX_FILE_BYTES: u64 = 4 << 20;
@@ -162,7 +160,7 @@ fn tf_files(dir: &Path, suffix: &str) -> Result<Vec<String>, ImportError> {
         if meta.is_dir() {
             continue;
         }
-        if let Some(what) = crate::topology::special_kind(&meta.file_type()) {
+        if let Some(what) = vnetd_model::topology::special_kind(&meta.file_type()) {
             return Err(ImportError::new(
                 name,
                 format!("cannot read the file: it is {what}, not a regular file"),
@@ -334,6 +332,79 @@ impl Names for Scope<'_> {
     }
 }
 
+impl Reader {
+    /// A reference of `file` to nothing declared (a variable, a local
+    /// value, a module or a resource), or to what could not be evaluated,
+    /// as an error; `extras` are the names bound around it (`count`,
+    /// `each`, a dynamic block's iterator).
+    fn check_reference(
+        &self,
+        found: &Found,
+        file: &SourceFile,
+        extras: &[(String, Value)],
+    ) -> Result<(), ImportError> {
+        let (span, why) = match found {
+            // A function vnetd does not evaluate makes an unknown, refused
+            // only where the topology needs its value.
+            Found::Func { .. } => return Ok(()),
+            Found::Ref { root, .. } if extras.iter().any(|(name, _)| name == root) => {
+                return Ok(());
+            }
+            Found::Ref { root, attr, span } => {
+                let attr_text = attr.clone().unwrap_or_default();
+                let why = match root.as_str() {
+                    "var" => match attr {
+                        Some(a) if !self.vars.contains_key(a) => {
+                            format!("no variable \"{a}\" is declared")
+                        }
+                        _ => return Ok(()),
+                    },
+                    "local" => {
+                        if let Some(e) = self.failed.get(&format!("local.{attr_text}")) {
+                            return Err(e.clone());
+                        }
+                        if attr.is_some() && !self.locals.iter().any(|l| l.name == attr_text) {
+                            format!("no local value `{attr_text}` is declared")
+                        } else {
+                            return Ok(());
+                        }
+                    }
+                    // Not read: every attribute is unknown.
+                    "data" => return Ok(()),
+                    "module" => match attr {
+                        Some(a) if !self.module_calls.iter().any(|m| &m.label == a) => {
+                            format!("no module \"{a}\" is declared")
+                        }
+                        _ => return Ok(()),
+                    },
+                    "count" | "each" | "self" | "path" | "terraform" => return Ok(()),
+                    kind => {
+                        let Some(label) = attr else {
+                            return Ok(());
+                        };
+                        if let Some(e) = self.failed.get(&format!("{kind}.{label}")) {
+                            return Err(e.clone());
+                        }
+                        if self
+                            .resources
+                            .iter()
+                            .any(|r| r.kind == kind && &r.label == label)
+                        {
+                            return Ok(());
+                        }
+                        format!("no resource \"{kind}\" \"{label}\" is declared")
+                    }
+                };
+                (span, why)
+            }
+        };
+        Err(ImportError::new(
+            file.location(span),
+            format!("`{}`: {why}", file.snippet(span)),
+        ))
+    }
+}
+
 /// An evaluation that stopped, as an error at the expression `span` of
 /// `file`, quoting the expression.
 fn fault_at(fault: Fault, file: &SourceFile, span: &Option<Range<usize>>) -> ImportError {
@@ -407,14 +478,7 @@ fn typed(text: &str, type_text: Option<&str>, budget: &Budget) -> Result<Value, 
 /// A configuration file's text, with the checks topology files get (a
 /// regular file, at most [`MAX_FILE_BYTES`], UTF-8).
 fn read_text(path: &Path) -> Result<String, String> {
-    crate::topology::read_bounded_text(path, MAX_FILE_BYTES, "a file may have")
-}
-
-fn label_text(label: &BlockLabel) -> String {
-    match label {
-        BlockLabel::Ident(i) => i.as_str().to_string(),
-        BlockLabel::String(s) => s.as_str().to_string(),
-    }
+    vnetd_model::topology::read_bounded_text(path, MAX_FILE_BYTES, "a file may have")
 }
 
 fn span_start(span: &Option<Range<usize>>) -> usize {
@@ -539,8 +603,10 @@ variable "size" {
 "#;
         let resources = read(&[("main.tf", text)], &[]).unwrap();
         let yaml = crate::topology_yaml(&resources, "a test").unwrap();
-        let t = crate::topology::parse_str("t", &yaml).unwrap().topology;
-        let vm = &t.virtual_machines[crate::topology::VmIdx::new(0)];
+        let t = vnetd_model::topology::parse_str("t", &yaml)
+            .unwrap()
+            .topology;
+        let vm = &t.virtual_machines[vnetd_model::topology::VmIdx::new(0)];
         assert_eq!((vm.name.as_str(), vm.size), ("web", "Standard_D4s_v5"));
         assert_eq!(vm.nics, vec![t.nic_by_name("web-nic").unwrap()]);
     }

@@ -13,7 +13,7 @@
 //! name, so the output does not depend on the input's order, with one
 //! exception: Dynamic private addresses are allocated in the input's
 //! order (see [`topology_yaml`]). The text is parsed again with
-//! [`crate::plan::parse_str`] before it is returned, and a refusal is
+//! [`vnetd_model::plan::parse_str`] before it is returned, and a refusal is
 //! reported at the source of the object it is about.
 
 use super::{ImportError, Resource};
@@ -36,6 +36,7 @@ mod virtual_wan;
 
 mod attrs;
 mod dynamic;
+mod ids;
 mod model;
 mod output;
 mod rules;
@@ -46,6 +47,7 @@ use output::*;
 use rules::*;
 
 pub(crate) use dnat_rules::DNAT_RULE_ATTRIBUTES;
+pub use ids::id_names;
 pub use names::{
     paas_of_id, paas_of_kind, record_type, PaasResource, PAAS_RESOURCES, RECORD_KINDS,
 };
@@ -104,7 +106,7 @@ fn written(resources: &[Resource], origin: &str) -> Result<Output, ImportError> 
     // address vnetd gives that public IP: read back from the file, which
     // is then written again with the rule.
     if model.dnat_needs_allocations() {
-        if let Ok(loaded) = crate::plan::parse_str(origin, &out.text) {
+        if let Ok(loaded) = vnetd_model::plan::parse_str(origin, &out.text) {
             model.edge.learn(&loaded.topology);
             out = model.render(origin);
         }
@@ -409,28 +411,6 @@ pub const READ_KEYS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// The names of the last segments of an Azure resource ID, when their types
-/// are `kinds` (compared without case, as Azure does): `id_names(id,
-/// ["virtualNetworks", "subnets"])` of `.../virtualNetworks/hub/subnets/nva`
-/// is `["hub", "nva"]`.
-pub fn id_names(id: &str, kinds: &[&str]) -> Option<Vec<String>> {
-    let parts: Vec<&str> = id.trim_end_matches('/').split('/').collect();
-    let needed = kinds.len() * 2;
-    if parts.len() < needed + 1 {
-        return None;
-    }
-    let tail = &parts[parts.len() - needed..];
-    let mut names = Vec::new();
-    for (i, kind) in kinds.iter().enumerate() {
-        let (t, n) = (tail[2 * i], tail[2 * i + 1]);
-        if !t.eq_ignore_ascii_case(kind) || n.is_empty() {
-            return None;
-        }
-        names.push(n.to_string());
-    }
-    Some(names)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,7 +501,7 @@ mod tests {
             nic("nic-c", "Dynamic", "", 4),
         ];
         let text = topology_yaml(&resources, "a test").unwrap();
-        let loaded = crate::topology::parse_str("t", &text).unwrap();
+        let loaded = vnetd_model::topology::parse_str("t", &text).unwrap();
         let address = |name: &str| {
             let t = &loaded.topology;
             t.nics[t.nic_by_name(name).unwrap()].ip_configurations[0]
@@ -589,7 +569,7 @@ mod tests {
         // A real size whose page documents no bandwidth is written: the
         // lab runs it without a cap, with a warning.
         assert_has(&text, "  - name: old\n    size: Standard_B2s\n");
-        let loaded = crate::topology::parse_str("t", &text).unwrap();
+        let loaded = vnetd_model::topology::parse_str("t", &text).unwrap();
         assert!(
             loaded.warnings.iter().any(|w| w
                 .message

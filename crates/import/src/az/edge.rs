@@ -15,8 +15,10 @@
 //! the dump does not hold is handed on as its ID, for the writer to leave
 //! out with a note (a public IP is often kept apart from the network).
 
+use super::attributes::{as_map, given, put_sku_name, put_str, put_text, resource, top_level};
+use super::known::Known;
+use super::list::List;
 use super::model::{NatGateway, PublicIp, PublicIpPrefix};
-use super::{as_map, given, put_sku_name, put_str, put_text, resource, top_level, Known, List};
 use crate::{ImportError, Resource};
 use serde_json::json;
 

@@ -12,11 +12,12 @@
 //! connection whose peer is a private cloud's private peering
 //! (`circuit.expressRoutePrivatePeeringId`) is written to the cloud's.
 
-use super::model::{Circuit, CircuitPeering, PrivateCloud};
-use super::{
+use super::attributes::{
     given, identity, put_sku_name, put_str, put_text, put_texts, resource, resource_attributes,
-    List, Place,
 };
+use super::list::List;
+use super::model::{Circuit, CircuitPeering, PrivateCloud};
+use crate::json_file::Place;
 use crate::{ImportError, Resource};
 use serde_json::json;
 

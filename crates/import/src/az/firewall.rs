@@ -29,11 +29,14 @@
 //! and subnets are referred to by ID, matched without case as every other
 //! reference of the dump.
 
+use super::attributes::{given, put_given, put_str, put_text, resource, top_level};
+use super::known::Known;
+use super::list::List;
 use super::model::{
     Action, ClassicCollection, Firewall, FirewallPolicy, IpGroup, NetworkRule, RuleCollection,
     RuleCollectionGroup,
 };
-use super::{given, put_given, put_str, put_text, resource, top_level, Known, List, Place};
+use crate::json_file::Place;
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
 

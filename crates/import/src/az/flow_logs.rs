@@ -5,8 +5,8 @@
 //! or an NSG, which the writer leaves out with a note) and `enabled`.
 
 use super::attributes::{resource, top_level};
+use super::list::List;
 use super::model::Object;
-use super::List;
 use crate::{ImportError, Resource};
 use serde::Deserialize;
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! object it names, as that object spells it.
 
 use super::model::Reference;
-use super::Place;
+use crate::json_file::Place;
 use crate::ImportError;
 use std::collections::HashMap;
 

@@ -19,10 +19,13 @@
 //! out with the reason). A pool member that is not an IP configuration of
 //! a NIC of nics.json (a scale set's instance) is left out, with its ID.
 
-use super::model::{LbFrontend, LbOutboundRule, LbProbe, LbRule, LoadBalancer, Reference};
-use super::{
-    as_map, put_given, put_sku_name, put_text, put_texts, resource, top_level, Known, List, Place,
+use super::attributes::{
+    as_map, put_given, put_sku_name, put_text, put_texts, resource, top_level,
 };
+use super::known::Known;
+use super::list::List;
+use super::model::{LbFrontend, LbOutboundRule, LbProbe, LbRule, LoadBalancer, Reference};
+use crate::json_file::Place;
 use crate::write::id_names;
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};

@@ -23,13 +23,15 @@
 //! its custom DNS configuration gives; without any, the writer allocates
 //! it as Azure does.
 
+use super::attributes::{
+    given, identity, put_str, put_texts, resource, resource_attributes, top_level,
+};
+use super::known::Known;
+use super::list::List;
 use super::model::{
     Nic, PrivateDnsZone, PrivateDnsZoneGroup, PrivateEndpoint, RecordSet, ZoneLink,
 };
-use super::{
-    given, identity, put_str, put_texts, resource, resource_attributes, top_level, Known, List,
-    Place,
-};
+use crate::json_file::Place;
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;

@@ -30,12 +30,15 @@
 //! `azurerm_policy_definition`s: the writer names the ones that add VNets
 //! to a network group, whose policy-based members it does not import.
 
+use super::attributes::{given, identity, put_str, put_text, resource, top_level};
+use super::known::Known;
+use super::list::List;
 use super::model::{
     AddressPrefixItem, AdminRule, AdminRuleCollection, ConnectivityConfiguration, DeploymentStatus,
     GroupReference, NetworkGroup, NetworkManager, PolicyDefinition, RoutingConfiguration,
     RoutingRule, RoutingRuleCollection, SecurityAdminConfiguration, StaticMember,
 };
-use super::{given, identity, put_str, put_text, resource, top_level, Known, List, Place};
+use crate::json_file::Place;
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
 

@@ -9,8 +9,10 @@
 //! has it once, as Azure does; without such a commit it is an ordinary
 //! peering.
 
+use super::attributes::{given, identity};
+use super::known::Known;
 use super::model::Vnet;
-use super::{given, identity, Known, Place};
+use crate::json_file::Place;
 use crate::{ImportError, Resource};
 use serde_json::{json, Value};
 

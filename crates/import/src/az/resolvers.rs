@@ -15,10 +15,13 @@
 //! `forwardingRuleState` is its `enabled` (`Disabled` is false, anything
 //! else, or none, true: Azure's default is Enabled).
 
+use super::attributes::{given, put_str, resource, top_level};
+use super::known::Known;
+use super::list::List;
 use super::model::{
     DnsResolver, ForwardingRule, ForwardingRuleset, InboundEndpoint, OutboundEndpoint, RulesetLink,
 };
-use super::{given, put_str, resource, top_level, Known, List, Place};
+use crate::json_file::Place;
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
 

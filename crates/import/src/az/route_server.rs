@@ -12,8 +12,11 @@
 //! `RouteServerSubnet` holding its `virtualRouterIps`. A peering's ID
 //! names its Route Server (`.../virtualHubs/RS/bgpConnections/NAME`).
 
+use super::attributes::{given, identity, put_str, put_text, resource, top_level};
+use super::known::Known;
+use super::list::List;
 use super::model::{RouteServer, RouteServerPeering, Subnet, Vnet};
-use super::{given, identity, put_str, put_text, resource, top_level, Known, List, Place};
+use crate::json_file::Place;
 use crate::{ImportError, Resource};
 use ipnet::IpNet;
 use serde_json::{json, Map};
@@ -104,7 +107,7 @@ fn subnet_of(
         .filter_map(|ip| ip.parse().ok())
         .collect();
     let holds_ips = |s: &&Subnet| {
-        s.name == crate::topology::ROUTE_SERVER_SUBNET
+        s.name == vnetd_model::topology::ROUTE_SERVER_SUBNET
             && (s.address_prefixes.iter().chain(&s.address_prefix))
                 .filter_map(|p| p.parse::<IpNet>().ok())
                 .any(|net| ips.iter().any(|ip| net.contains(ip)))

@@ -11,8 +11,9 @@
 //! blocks. A subnet's `serviceEndpoints` and `serviceEndpointPolicies` are
 //! read with the subnet.
 
+use super::attributes::{resource, top_level};
+use super::list::List;
 use super::model::Object;
-use super::{resource, top_level, List};
 use crate::{ImportError, Resource};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};

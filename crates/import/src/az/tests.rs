@@ -52,10 +52,12 @@ fn a_vm_of_az_vm_list_becomes_a_virtual_machine_of_its_size_and_nics() {
     assert_eq!(vm.attributes["size"], "Standard_D2s_v3");
     assert_eq!(vm.attributes["network_interface_ids"], json!([nic_id]));
     let text = crate::topology_yaml(&resources, "a test").unwrap();
-    let t = crate::topology::parse_str("t", &text).unwrap().topology;
+    let t = vnetd_model::topology::parse_str("t", &text)
+        .unwrap()
+        .topology;
     assert_eq!(t.virtual_machines.len(), 1);
     assert_eq!(
-        t.virtual_machines[crate::topology::VmIdx::new(0)].egress_mbps,
+        t.virtual_machines[vnetd_model::topology::VmIdx::new(0)].egress_mbps,
         Some(1_000)
     );
 }

@@ -21,6 +21,9 @@
 //! every hub has (`defaultRouteTable`, `noneRouteTable`) may be referred
 //! to without the dump listing them.
 
+use super::attributes::{given, identity, put_given, put_str, put_text, resource, top_level};
+use super::known::Known;
+use super::list::List;
 use super::model::{
     ExpressRouteConnection, ExpressRouteGateway, HubBgpConnection, RoutingIntent, VirtualWan,
     VpnGateway,
@@ -28,8 +31,8 @@ use super::model::{
 use super::model::{
     HubConnection, HubRoute, HubRouteTable, HubRouting, VirtualHub, VpnConnection, VpnSite,
 };
-use super::{given, identity, put_given, put_str, put_text, resource, top_level, Known, List};
-use super::{id_names, Place};
+use crate::json_file::Place;
+use crate::write::id_names;
 use crate::{ImportError, Resource};
 use serde_json::{json, Map, Value};
 

@@ -6,8 +6,12 @@
 //!
 //! Sets are lists here: `toset` sorts and removes duplicates, as Terraform
 //! orders a set of strings lexically.
+//!
+//! A function's arguments are read by `args`, which names no function;
+//! the string and collection functions beside the network ones are in
+//! `more`.
 
-use super::limits::{check_elements, check_string, check_value, size_of, Fault};
+use super::limits::{check_elements, check_string, check_value, size_of};
 use super::unknown::map_outside;
 use crate::quoted;
 use hcl::{Map, Number, Value};
@@ -15,7 +19,11 @@ use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
+mod args;
 mod more;
+
+pub use args::kind;
+use args::{bound, integer, list, object, shown, text, Outcome};
 
 /// Every function evaluated, sorted (for messages).
 pub const NAMES: &[&str] = &[
@@ -174,74 +182,8 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, String> {
     Ok(value)
 }
 
-/// A bound's fault as a function's refusal.
-fn bound(fault: Fault) -> String {
-    fault.reason().to_string()
-}
-
-type Outcome = Result<Value, String>;
-
 /// The widest `format` field evaluated: wider ones would only pad.
 const MAX_FORMAT_WIDTH: usize = 1000;
-
-fn text(v: &Value, what: &str) -> Result<String, String> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        other => Err(format!("{what} must be a string, not {}", kind(other))),
-    }
-}
-
-fn integer(v: &Value, what: &str) -> Result<i128, String> {
-    let n = match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok(),
-        _ => None,
-    };
-    match n {
-        Some(f) if f.fract() == 0.0 && f.abs() < 2f64.powi(100) => Ok(f as i128),
-        _ => Err(format!("{what} must be a whole number, not {}", shown(v))),
-    }
-}
-
-fn list(v: &Value, what: &str) -> Result<Vec<Value>, String> {
-    match v {
-        Value::Array(items) => Ok(items.clone()),
-        other => Err(format!("{what} must be a list, not {}", kind(other))),
-    }
-}
-
-fn object(v: &Value, what: &str) -> Result<Map<String, Value>, String> {
-    match v {
-        Value::Object(map) => Ok(map.clone()),
-        other => Err(format!(
-            "{what} must be a map or object, not {}",
-            kind(other)
-        )),
-    }
-}
-
-pub fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a bool",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// A value in a message: a string quoted (at most a few hundred bytes of
-/// it), a number, or what kind of value it is.
-fn shown(v: &Value) -> String {
-    match v {
-        Value::String(s) => format!("\"{}\"", quoted(s)),
-        Value::Number(n) => n.to_string(),
-        other => kind(other).to_string(),
-    }
-}
 
 fn prefix(v: &Value) -> Result<IpNet, String> {
     let t = text(v, "the prefix")?;

@@ -196,7 +196,7 @@ fn expression(value: &Json) -> String {
 /// A string as a native quoted template: quotes, backslashes and control
 /// characters escaped, `${` and `%{` kept.
 fn quote(s: &str) -> String {
-    crate::double_quoted(s, &[('\n', "\\n"), ('\r', "\\r"), ('\t', "\\t")])
+    crate::quoting::double_quoted(s, &[('\n', "\\n"), ('\r', "\\r"), ('\t', "\\t")])
 }
 
 #[cfg(test)]

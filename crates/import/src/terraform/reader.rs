@@ -4,6 +4,7 @@
 //! become resources.
 
 use super::eval::Evaluator;
+use super::references::label_text;
 use super::*;
 use crate::{ImportError, Resource};
 use hcl::edit::expr::Expression as Expr;

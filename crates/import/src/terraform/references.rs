@@ -2,9 +2,8 @@
 //! calls of an expression or a body, with where they are, so that the
 //! reader orders its work and refuses what it cannot evaluate.
 
-use super::*;
 use hcl::edit::expr::{Expression as Expr, ForExpr, FuncCall, Traversal, TraversalOperator};
-use hcl::edit::structure::{Block, Body};
+use hcl::edit::structure::{Block, BlockLabel, Body};
 use hcl::edit::template::ForTemplateExpr;
 use hcl::edit::visit::{self, Visit};
 use hcl::edit::Span;
@@ -121,71 +120,10 @@ pub(super) fn references_in_body(body: &Body) -> Vec<Found> {
     w.found
 }
 
-impl super::Reader {
-    pub(super) fn check_reference(
-        &self,
-        found: &Found,
-        file: &SourceFile,
-        extras: &[(String, Value)],
-    ) -> Result<(), ImportError> {
-        let (span, why) = match found {
-            // A function vnetd does not evaluate makes an unknown, refused
-            // only where the topology needs its value.
-            Found::Func { .. } => return Ok(()),
-            Found::Ref { root, .. } if extras.iter().any(|(name, _)| name == root) => {
-                return Ok(());
-            }
-            Found::Ref { root, attr, span } => {
-                let attr_text = attr.clone().unwrap_or_default();
-                let why = match root.as_str() {
-                    "var" => match attr {
-                        Some(a) if !self.vars.contains_key(a) => {
-                            format!("no variable \"{a}\" is declared")
-                        }
-                        _ => return Ok(()),
-                    },
-                    "local" => {
-                        if let Some(e) = self.failed.get(&format!("local.{attr_text}")) {
-                            return Err(e.clone());
-                        }
-                        if attr.is_some() && !self.locals.iter().any(|l| l.name == attr_text) {
-                            format!("no local value `{attr_text}` is declared")
-                        } else {
-                            return Ok(());
-                        }
-                    }
-                    // Not read: every attribute is unknown.
-                    "data" => return Ok(()),
-                    "module" => match attr {
-                        Some(a) if !self.module_calls.iter().any(|m| &m.label == a) => {
-                            format!("no module \"{a}\" is declared")
-                        }
-                        _ => return Ok(()),
-                    },
-                    "count" | "each" | "self" | "path" | "terraform" => return Ok(()),
-                    kind => {
-                        let Some(label) = attr else {
-                            return Ok(());
-                        };
-                        if let Some(e) = self.failed.get(&format!("{kind}.{label}")) {
-                            return Err(e.clone());
-                        }
-                        if self
-                            .resources
-                            .iter()
-                            .any(|r| r.kind == kind && &r.label == label)
-                        {
-                            return Ok(());
-                        }
-                        format!("no resource \"{kind}\" \"{label}\" is declared")
-                    }
-                };
-                (span, why)
-            }
-        };
-        Err(ImportError::new(
-            file.location(span),
-            format!("`{}`: {why}", file.snippet(span)),
-        ))
+/// A block's label as written, quoted or not.
+pub(super) fn label_text(label: &BlockLabel) -> String {
+    match label {
+        BlockLabel::Ident(i) => i.as_str().to_string(),
+        BlockLabel::String(s) => s.as_str().to_string(),
     }
 }

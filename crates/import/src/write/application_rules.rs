@@ -17,9 +17,10 @@
 //! comment at the rule; a rule left with no destination is left out
 //! whole, with the comment.
 
+use super::attrs::{Attrs, Nested};
 use super::firewall_rules::ip_group_names;
-use super::{flow_list, one_line, plain_or_quoted, scalar};
-use super::{Attrs, Model, Nested, Output};
+use super::model::Model;
+use super::output::{flow_list, one_line, plain_or_quoted, scalar, Output};
 use crate::ImportError;
 
 /// An application rule collection.

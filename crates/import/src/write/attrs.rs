@@ -228,6 +228,26 @@ impl<'r> Attrs<'r> {
         self.name_in_id(&id, kind, key)
     }
 
+    /// The names of the last segments of the ID at `key`, of types
+    /// `kinds`.
+    pub(super) fn id_names<const N: usize>(
+        &self,
+        key: &str,
+        kinds: &[&str; N],
+    ) -> Result<[String; N], ImportError> {
+        let id = self.required_str(key)?;
+        let names = id_names(&id, kinds).ok_or_else(|| {
+            let shape: Vec<String> = kinds.iter().map(|k| format!("{k}/NAME")).collect();
+            self.error(format!(
+                "{key} `{id}` is not such an ID (.../{})",
+                shape.join("/")
+            ))
+        })?;
+        names
+            .try_into()
+            .map_err(|_| self.error(format!("{key} `{id}` is not such an ID")))
+    }
+
     pub(super) fn name_in_id(
         &self,
         id: &str,

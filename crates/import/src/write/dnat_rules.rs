@@ -14,10 +14,13 @@
 //! names no public IP of the input, a translation to an FQDN) is left out
 //! as a comment saying why, as a network rule without a destination is.
 
+use super::attrs::Attrs;
 use super::edge::Edge;
 use super::firewall_rules::ip_group_names;
-use super::{flow_list, one_line, plain_or_quoted, port_start, scalar, sorted_prefixes};
-use super::{Attrs, Model, Output};
+use super::ids::id_names;
+use super::model::Model;
+use super::output::{flow_list, one_line, plain_or_quoted, scalar, Output};
+use super::rules::{port_start, sorted_prefixes};
 use crate::ImportError;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -176,7 +179,7 @@ fn destination(edge: &Edge, text: &str) -> Destination {
     if let Ok(address) = IpAddr::from_str(text.trim()) {
         return Destination::Address(address);
     }
-    if super::id_names(text, &["publicIPAddresses"]).is_none() {
+    if id_names(text, &["publicIPAddresses"]).is_none() {
         return Destination::LeftOut(format!("destination `{text}` is not an address"));
     }
     match edge.public_ip_named(text) {

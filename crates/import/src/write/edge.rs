@@ -33,8 +33,11 @@
 //! subnet or a VNet named by an association must be in the input, as for
 //! every other association.
 
+use super::attrs::Attrs;
+use super::ids::id_names;
 use super::load_balancers::is_standard;
-use super::{id_names, plain_or_quoted, scalar, Attrs, IpConfig, Link, Model, Output};
+use super::model::{IpConfig, Link, Model};
+use super::output::{plain_or_quoted, scalar, Output};
 use crate::ImportError;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashSet};
@@ -118,7 +121,7 @@ impl GatewayAddress {
 
 /// A region as the file spells it (its programmatic name).
 fn region(location: Option<String>) -> Option<String> {
-    location.map(|l| crate::topology::regions::canonical(&l).map_or(l, str::to_string))
+    location.map(|l| vnetd_model::topology::regions::canonical(&l).map_or(l, str::to_string))
 }
 
 /// The resources whose references to a public IP are the places the lab
@@ -259,7 +262,7 @@ impl Edge {
 
     /// Records the addresses vnetd gave the public IPs written without
     /// one, as `topology` (the written file, read) holds them.
-    pub(super) fn learn(&mut self, topology: &crate::topology::Topology) {
+    pub(super) fn learn(&mut self, topology: &vnetd_model::topology::Topology) {
         for ip in &topology.edge.public_ips {
             if self.lacks_address(&ip.name) {
                 self.allocated.insert(ip.name.clone(), ip.address);

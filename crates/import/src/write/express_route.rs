@@ -14,8 +14,10 @@
 //! Microsoft's subscription is not the user's), so a connection or a
 //! Global Reach link that names it names the cloud.
 
+use super::attrs::Attrs;
 use super::gateways::{render_parts, Part};
-use super::{plain_or_quoted, scalar, Attrs, Model, Output};
+use super::model::Model;
+use super::output::{plain_or_quoted, scalar, Output};
 use crate::ImportError;
 use std::net::Ipv4Addr;
 

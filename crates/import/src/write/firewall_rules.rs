@@ -8,8 +8,10 @@
 //! stands for Azure's public ranges, which a lab does not have: it is left
 //! out with a comment, and so is a rule left with no destination.
 
-use super::{flow_list, one_line, plain_or_quoted, port_start, scalar, sorted_prefixes};
-use super::{Attrs, Model, Nested, Output};
+use super::attrs::{Attrs, Nested};
+use super::model::Model;
+use super::output::{flow_list, one_line, plain_or_quoted, scalar, Output};
+use super::rules::{port_start, sorted_prefixes};
 use crate::ImportError;
 use ipnet::IpNet;
 use serde_json::Value;

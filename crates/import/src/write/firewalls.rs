@@ -27,10 +27,13 @@
 //! name, in the input's order.
 
 use super::application_rules::ApplicationCollection;
+use super::attrs::Attrs;
 use super::dnat_rules::{nat_collection, NatCollection};
 use super::edge::Edge;
 use super::firewall_rules::{collection, NetworkCollection};
-use super::{flow_list, one_line, plain_or_quoted, scalar, sorted_prefixes, Attrs, Model, Output};
+use super::model::Model;
+use super::output::{flow_list, one_line, plain_or_quoted, scalar, Output};
+use super::rules::sorted_prefixes;
 use crate::ImportError;
 use std::collections::BTreeMap;
 

@@ -9,7 +9,10 @@
 //! names one) is left out with a note: vnetd writes every NSG's flow log
 //! with `--flow-log-dir`, and Azure creates no new NSG flow logs.
 
-use super::{scalar, Attrs, Model, Output};
+use super::attrs::Attrs;
+use super::ids::id_names;
+use super::model::Model;
+use super::output::{scalar, Output};
 use crate::ImportError;
 use std::collections::BTreeMap;
 
@@ -44,7 +47,7 @@ impl<'r> Model<'r> {
             }
             (None, None) => return Err(a.error("a flow log needs target_resource_id")),
         };
-        let names = |kinds: &[&str]| super::id_names(&id, kinds);
+        let names = |kinds: &[&str]| id_names(&id, kinds);
         let target = if names(&["networkSecurityGroups"]).is_some() {
             self.ignored.push((a.r, NSG_FLOW_LOG.to_string()));
             return Ok(());

@@ -19,7 +19,10 @@
 //! connection's shared key is not written: vnetd does not need it, and
 //! the file should not spread it.
 
-use super::{flow_list, plain_or_quoted, scalar, Attrs, Model, Output};
+use super::attrs::Attrs;
+use super::model::Model;
+use super::output::{flow_list, plain_or_quoted, scalar, Output};
+use super::rules::sorted_prefixes;
 use crate::ImportError;
 use ipnet::IpNet;
 use std::collections::BTreeMap;
@@ -119,7 +122,7 @@ impl<'r> Model<'r> {
 
     pub(super) fn add_local_gateway(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
         let name = a.new_name(&self.local_gateways, "local network gateway", |f| &f.source)?;
-        let mut address_space = super::sorted_prefixes(a.list("address_space"));
+        let mut address_space = sorted_prefixes(a.list("address_space"));
         let mut fields = vec![("site", scalar(&name))];
         if let Some(address) = a.str("gateway_address") {
             fields.push(("gateway_address", scalar(&address)));
@@ -255,7 +258,7 @@ impl<'r> Model<'r> {
         let taken: Vec<String> = self.sites.keys().cloned().collect();
         for group in groups.iter_mut().filter(|g| g.devices.len() > 1) {
             group.name = shared_name(&group.devices, &taken);
-            group.address_space = super::sorted_prefixes(group.address_space.clone());
+            group.address_space = sorted_prefixes(group.address_space.clone());
         }
         groups
     }

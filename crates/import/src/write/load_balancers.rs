@@ -23,8 +23,11 @@
 //! A Basic (or Gateway) load balancer is listed as ignored, with
 //! everything that belongs to it, and so is one left with no frontend.
 
+use super::attrs::Attrs;
 use super::gateways::Part;
-use super::{flow_list, id_names, plain_or_quoted, scalar, Attrs, Model, Output};
+use super::ids::id_names;
+use super::model::Model;
+use super::output::{flow_list, plain_or_quoted, scalar, Output};
 use crate::ImportError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;

@@ -392,7 +392,7 @@ impl<'r> Model<'r> {
         let name = a.new_name(&self.vnets, "virtual network", |f| &f.source)?;
         let location = a
             .str("location")
-            .map(|l| crate::topology::regions::canonical(&l).map_or(l, str::to_string));
+            .map(|l| vnetd_model::topology::regions::canonical(&l).map_or(l, str::to_string));
         let mut vnet = Vnet {
             name: name.clone(),
             source: a.r.source.clone(),
@@ -561,7 +561,7 @@ impl<'r> Model<'r> {
     /// file; any other is left out, with the reason in the header (its
     /// NICs stay).
     pub(super) fn add_vm(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
-        use crate::topology::catalog::vm_sizes;
+        use vnetd_model::topology::catalog::vm_sizes;
         let name = a.name()?;
         if let Some(first) = self.vms.iter().find(|v| v.name == name) {
             return Err(a.duplicate("virtual machine", &name, &first.source));
@@ -579,7 +579,7 @@ impl<'r> Model<'r> {
                 }
             }
         }
-        let refused_name = crate::topology::resolve::VM_NAME.refusal(&name);
+        let refused_name = vnetd_model::topology::resolve::VM_NAME.refusal(&name);
         let why = match known {
             _ if refused_name.is_some() => refused_name,
             None => Some(format!("size `{size}` is not a VM size vnetd knows")),

@@ -20,12 +20,15 @@
 //! (`az` lists the ones zone groups wrote) is listed as ignored rather
 //! than written twice.
 
-use super::{flow_list, id_names, plain_or_quoted, scalar, Attrs, Model, Output};
-use crate::topology::PaasKind;
+use super::attrs::Attrs;
+use super::ids::id_names;
+use super::model::Model;
+use super::output::{flow_list, plain_or_quoted, scalar, Output};
 use crate::ImportError;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::str::FromStr;
+use vnetd_model::topology::PaasKind;
 
 /// The record set resources, each with the type of the records it holds.
 pub const RECORD_KINDS: &[(&str, &str)] = &[

@@ -30,8 +30,11 @@
 //!   Azure does by default, and a comment says so when the input asks
 //!   otherwise.
 
-use super::{flow_list, one_line, plain_or_quoted, scalar, Attrs, Link, Model, Output};
+use super::attrs::Attrs;
+use super::model::{Link, Model};
+use super::output::{flow_list, one_line, plain_or_quoted, scalar, Output};
 use crate::{ImportError, Resource};
+use routing::{render_routing, Routing};
 use std::collections::BTreeMap;
 
 /// The policy definitions that may add VNets to a network group.
@@ -119,34 +122,6 @@ enum Address {
     Text(String),
     /// A network group of the same manager: its members' address spaces.
     Group(String),
-}
-
-#[derive(Debug)]
-struct Routing {
-    source: String,
-    /// `ManagedOnly` or `UseExisting`, when given.
-    route_table_usage_mode: Option<String>,
-    collections: BTreeMap<String, RoutingCollection>,
-}
-
-#[derive(Debug)]
-struct RoutingCollection {
-    source: String,
-    groups: Vec<String>,
-    /// The groups of subnets it names, which are left out.
-    subnet_groups: Vec<String>,
-    bgp_route_propagation_enabled: bool,
-    rules: BTreeMap<String, RoutingRule>,
-}
-
-#[derive(Debug)]
-struct RoutingRule {
-    source: String,
-    /// A prefix, an address or a service tag, as given.
-    destination: String,
-    /// The file's (a route table's) spelling: `None` for `NoNextHop`.
-    next_hop_type: String,
-    next_hop_address: Option<String>,
 }
 
 #[derive(Debug)]
@@ -313,7 +288,7 @@ impl<'r> Model<'r> {
         let name = a.name()?;
         let kinds = ["networkManagers", "securityAdminConfigurations"];
         let key = "security_admin_configuration_id";
-        let [manager_name, configuration] = ids_in(a, key, &kinds)?;
+        let [manager_name, configuration] = a.id_names(key, &kinds)?;
         let mut groups = Vec::new();
         for id in a.list("network_group_ids") {
             groups.push(self.group_of_manager(a, &manager_name, &id, "network_group_ids")?);
@@ -341,7 +316,7 @@ impl<'r> Model<'r> {
             "ruleCollections",
         ];
         let key = "admin_rule_collection_id";
-        let [manager_name, configuration, collection_name] = ids_in(a, key, &kinds)?;
+        let [manager_name, configuration, collection_name] = a.id_names(key, &kinds)?;
         let mut sides = Vec::new();
         for side in ["source", "destination"] {
             let mut addresses = Vec::new();
@@ -498,7 +473,7 @@ impl<'r> Model<'r> {
                 4,
                 "routing_configurations",
                 &manager.routing,
-                routing::render_routing,
+                render_routing,
             );
             let mut deployments: Vec<&Deployment> = manager.deployments.iter().collect();
             deployments.sort_by(|a, b| {
@@ -666,27 +641,8 @@ fn any_address_is_none(texts: Vec<String>) -> Vec<String> {
 
 /// The (manager, group) of a network group ID attribute.
 fn group_in_id(a: &Attrs, key: &str) -> Result<(String, String), ImportError> {
-    let [manager, group] = ids_in(a, key, &["networkManagers", "networkGroups"])?;
+    let [manager, group] = a.id_names(key, &["networkManagers", "networkGroups"])?;
     Ok((manager, group))
-}
-
-/// The names of the last segments of the ID at `key`, of types `kinds`.
-fn ids_in<const N: usize>(
-    a: &Attrs,
-    key: &str,
-    kinds: &[&str; N],
-) -> Result<[String; N], ImportError> {
-    let id = a.required_str(key)?;
-    let names = crate::write::id_names(&id, kinds).ok_or_else(|| {
-        let shape: Vec<String> = kinds.iter().map(|k| format!("{k}/NAME")).collect();
-        a.error(format!(
-            "{key} `{id}` is not such an ID (.../{})",
-            shape.join("/")
-        ))
-    })?;
-    names
-        .try_into()
-        .map_err(|_| a.error(format!("{key} `{id}` is not such an ID")))
 }
 
 /// The network group a policy definition adds VNets to: its rule's

@@ -317,12 +317,12 @@ pub(super) fn by_name<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<&T> {
 /// Parses the written text as `vnetd check` would; a refusal is reported
 /// at the source of the object the refused line belongs to.
 pub(super) fn check(out: &Output, origin: &str) -> Result<(), ImportError> {
-    let Err(diagnostics) = crate::plan::parse_str(origin, &out.text) else {
+    let Err(diagnostics) = vnetd_model::plan::parse_str(origin, &out.text) else {
         return Ok(());
     };
     let Some(first) = diagnostics
         .iter()
-        .find(|d| d.severity == crate::topology::Severity::Error)
+        .find(|d| d.severity == vnetd_model::topology::Severity::Error)
     else {
         return Ok(());
     };
@@ -368,7 +368,7 @@ pub(super) fn scalar(text: &str) -> String {
     if plain_chars && starts_well && reads_as_text && !reserved {
         return text.to_string();
     }
-    crate::double_quoted(text, &[])
+    crate::quoting::double_quoted(text, &[])
 }
 
 /// A number as a plain scalar, anything else quoted.

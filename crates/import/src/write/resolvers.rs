@@ -19,7 +19,10 @@
 //! when the configuration gives none), and `enabled` only when false
 //! (Azure's default is Enabled). Tags and metadata are not read.
 
-use super::{flow_list, id_names, scalar, Attrs, Model, Output};
+use super::attrs::Attrs;
+use super::ids::id_names;
+use super::model::Model;
+use super::output::{flow_list, scalar, Output};
 use crate::ImportError;
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -16,10 +16,12 @@
 //! connections' `peer_ip`s are written without them, and a comment before
 //! `route_servers` says so.
 
-use super::{plain_or_quoted, scalar, Attrs, Model, Output};
-use crate::topology::ROUTE_SERVER_SUBNET;
+use super::attrs::Attrs;
+use super::model::Model;
+use super::output::{plain_or_quoted, scalar, Output};
 use crate::ImportError;
 use std::collections::BTreeMap;
+use vnetd_model::topology::ROUTE_SERVER_SUBNET;
 
 /// Azure's hub routing preference when none is given.
 const DEFAULT_PREFERENCE: &str = "ExpressRoute";

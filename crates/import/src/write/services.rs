@@ -12,7 +12,11 @@
 //! (`azurerm_mssql_virtual_network_rule`, `azurerm_mssql_firewall_rule`)
 //! are not read: the file gives a SQL server only its public access.
 
-use super::{flow_list, id_names, paas_of_id, paas_of_kind, scalar, Attrs, Model, Output};
+use super::attrs::{Attrs, Nested};
+use super::ids::id_names;
+use super::model::Model;
+use super::names::{paas_of_id, paas_of_kind};
+use super::output::{flow_list, scalar, Output};
 use crate::ImportError;
 use std::collections::BTreeMap;
 
@@ -27,7 +31,7 @@ pub(super) struct SubnetServices {
 impl SubnetServices {
     /// A subnet's (or a VNet's subnet block's) `service_endpoints` and
     /// `service_endpoint_policy_ids`.
-    pub(super) fn of(values: &super::Nested) -> SubnetServices {
+    pub(super) fn of(values: &Nested) -> SubnetServices {
         let policies = (values.list("service_endpoint_policy_ids").iter())
             .filter_map(|id| id_names(id, &["serviceEndpointPolicies"]))
             .map(|mut names| names.remove(0))
@@ -88,7 +92,7 @@ pub(super) struct Services {
 
 /// Network rules from a `network_rules` block, a separate rules resource
 /// or a key vault's `network_acls` (whose `bypass` is one word).
-fn rules(a: &Attrs, values: &super::Nested) -> Result<Rules, ImportError> {
+fn rules(a: &Attrs, values: &Nested) -> Result<Rules, ImportError> {
     let mut subnets = Vec::new();
     for id in values.list("virtual_network_subnet_ids") {
         let (vnet, subnet) = a.subnet_in_id(&id, "virtual_network_subnet_ids")?;
@@ -121,7 +125,7 @@ impl Model<'_> {
             .chain(own.blocks("network_acls"))
             .next();
         let rules = match block {
-            Some(b) => Some(rules(a, &super::Attrs::nested(a.r, b))?),
+            Some(b) => Some(rules(a, &Attrs::nested(a.r, b))?),
             None => None,
         };
         let resource = Resource {
@@ -167,7 +171,7 @@ impl Model<'_> {
         let name = a.name()?;
         let mut definitions = Vec::new();
         for d in a.own().blocks("definition") {
-            let d = super::Attrs::nested(a.r, d);
+            let d = Attrs::nested(a.r, d);
             let mut accounts = Vec::new();
             for id in d.list("service_resources") {
                 match paas_of_id(&id) {

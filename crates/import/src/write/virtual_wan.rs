@@ -26,21 +26,15 @@
 mod gateways;
 mod render;
 mod routing;
-#[cfg(test)]
-mod tests;
 
-use super::{flow_list, id_names, plain_or_quoted, scalar, Attrs, Model, Nested};
+use super::attrs::{Attrs, Nested};
+use super::ids::id_names;
+use super::model::{add_separate, Model};
+use super::output::{flow_list, plain_or_quoted, scalar};
+use super::rules::sorted_prefixes;
 use crate::ImportError;
-use routing::{Routing, TableRef};
+use routing::{hub_table_ref, Routing, DEFAULT_TABLE, NONE_TABLE};
 use std::collections::BTreeMap;
-
-/// The route table every hub has, which a connection is associated with
-/// and propagates to unless it says otherwise.
-const DEFAULT_TABLE: &str = "defaultRouteTable";
-
-/// The hub's other built-in route table: propagating to it propagates
-/// nowhere.
-const NONE_TABLE: &str = "noneRouteTable";
 
 /// How the routes routing intent puts in `defaultRouteTable` are named
 /// (`_policy_PrivateTraffic`, `_policy_PublicTraffic`).
@@ -206,7 +200,7 @@ impl<'r> Model<'r> {
         let wan = a.referred("virtual_wan_id", "virtualWans", &self.virtual_wans.wans)?;
         let location = a.required_str("location")?;
         let location =
-            crate::topology::regions::canonical(&location).map_or(location, str::to_string);
+            vnetd_model::topology::regions::canonical(&location).map_or(location, str::to_string);
         let prefix = a.required_str("address_prefix")?;
         let mut fields = vec![
             ("virtual_wan", scalar(&wan)),
@@ -299,7 +293,7 @@ impl<'r> Model<'r> {
         let site = VpnSite {
             source: a.r.source.clone(),
             wan,
-            address_cidrs: super::sorted_prefixes(a.list("address_cidrs")),
+            address_cidrs: sorted_prefixes(a.list("address_cidrs")),
             links,
         };
         self.virtual_wans.sites.insert(name, site);
@@ -382,7 +376,7 @@ impl<'r> Model<'r> {
             }
         };
         let what = format!("route of hub route table `{}`", table_ref.table);
-        super::add_separate(a, &mut table.routes, route, &what, |r| {
+        add_separate(a, &mut table.routes, route, &what, |r| {
             (r.name.as_str(), r.inline, r.source.as_str())
         })
     }
@@ -595,26 +589,6 @@ fn sorted_labels(mut labels: Vec<String>) -> Vec<String> {
     labels
 }
 
-/// The hub route table `id` names (given under `key` of `b`): its hub and
-/// its name, a built-in table's spelled as Azure spells it.
-fn hub_table_ref(b: &Nested, id: &str, key: &str) -> Result<TableRef, ImportError> {
-    let Some(names) = id_names(id, &["virtualHubs", "hubRouteTables"]) else {
-        return Err(b.error(format!(
-            "{key} `{id}` is not the ID of a hub route table \
-             (.../virtualHubs/HUB/hubRouteTables/TABLE)"
-        )));
-    };
-    let built_in = [DEFAULT_TABLE, NONE_TABLE]
-        .into_iter()
-        .find(|t| t.eq_ignore_ascii_case(&names[1]));
-    Ok(TableRef {
-        hub: names[0].clone(),
-        table: built_in.map_or_else(|| names[1].clone(), str::to_string),
-        id: id.to_string(),
-        key: key.to_string(),
-    })
-}
-
 /// The hub and the name of the hub connection `id` names (given under
 /// `key`).
 fn hub_connection(a: &Attrs, id: &str, key: &str) -> Result<(String, String), ImportError> {
@@ -664,7 +638,10 @@ fn hub_route(b: &Nested, inline: bool) -> Result<Result<HubRoute, String>, Impor
         source: b.source(),
         inline,
         destinations_type,
-        destinations: super::sorted_prefixes(b.list("destinations")),
+        destinations: sorted_prefixes(b.list("destinations")),
         next_hop,
     }))
 }
+
+#[cfg(test)]
+mod tests;

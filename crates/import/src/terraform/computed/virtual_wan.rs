@@ -4,7 +4,7 @@
 //! connection's `routing` names) and `virtual_router_asn`, and the ID of
 //! each `link` of a VPN site (which a VPN connection's `vpn_link` names).
 
-use super::IdParts;
+use super::ids::IdParts;
 use hcl::{Map, Value};
 
 impl IdParts<'_> {
@@ -44,7 +44,7 @@ pub(super) fn computed(kind: &str, id: &str, attributes: &mut Map<String, Value>
                 .or_insert_with(|| Value::from(format!("{id}/hubRouteTables/defaultRouteTable")));
             attributes
                 .entry("virtual_router_asn".to_string())
-                .or_insert_with(|| Value::from(crate::topology::HUB_ROUTER_ASN));
+                .or_insert_with(|| Value::from(vnetd_model::topology::HUB_ROUTER_ASN));
         }
         "azurerm_vpn_site" => {
             let Some(Value::Array(links)) = attributes.get_mut("link") else {

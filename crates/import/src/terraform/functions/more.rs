@@ -3,7 +3,9 @@
 //! `split`, `substr`, `title`, `trimspace`, `trimprefix`, `trimsuffix`, as
 //! Terraform documents them.
 
-use super::*;
+use super::super::limits::{check_elements, check_string};
+use super::args::{bound, integer, kind, list, text, Outcome};
+use hcl::Value;
 
 pub(super) fn coalesce(args: &[Value]) -> Outcome {
     args.iter()
@@ -194,7 +196,7 @@ fn trim_affix(
 
 #[cfg(test)]
 mod tests {
-    use super::call;
+    use super::super::call;
     use hcl::Value;
 
     fn s(text: &str) -> Value {

@@ -125,8 +125,8 @@ fn nat_gateway(name: &str, ip: &str, prefix: &str, subnet: &str) -> Vec<(&'stati
     ]
 }
 
-fn loaded(text: &str) -> crate::topology::Topology {
-    match crate::plan::parse_str("t", text) {
+fn loaded(text: &str) -> vnetd_model::topology::Topology {
+    match vnetd_model::plan::parse_str("t", text) {
         Ok(loaded) => loaded.topology,
         Err(errors) => panic!("{errors:?}\n{text}"),
     }
@@ -224,7 +224,7 @@ fn a_deployed_edge_is_written_with_azures_addresses() {
 
     let t = loaded(&text);
     let e = &t.edge;
-    let gateway = &e.nat_gateways[crate::topology::NatGatewayIdx::new(0)];
+    let gateway = &e.nat_gateways[vnetd_model::topology::NatGatewayIdx::new(0)];
     let addresses: Vec<IpAddr> = ["203.0.113.11", "203.0.113.16", "203.0.113.17"]
         .iter()
         .chain(&["203.0.113.18", "203.0.113.19"])
@@ -261,7 +261,7 @@ fn a_deployed_edge_is_written_with_azures_addresses() {
         (rule.translated_address, rule.translated_port),
         (ip("10.20.1.4"), 8443)
     );
-    assert_eq!(rule.protocols, [crate::topology::Protocol::Tcp]);
+    assert_eq!(rule.protocols, [vnetd_model::topology::Protocol::Tcp]);
 }
 
 /// What a configuration gives before apply: public IPs without addresses,
@@ -427,9 +427,11 @@ fn what_cannot_be_written_is_left_out_with_why() {
         .map(|r| r.path())
         .collect();
     assert_eq!(rules, ["classic/ssh-in/ssh-1", "classic/ssh-in/ssh-2"]);
-    assert!(t.edge.nat_gateways[crate::topology::NatGatewayIdx::new(0)]
-        .addresses
-        .is_empty());
+    assert!(
+        t.edge.nat_gateways[vnetd_model::topology::NatGatewayIdx::new(0)]
+            .addresses
+            .is_empty()
+    );
 }
 
 /// A public IP held by what the lab gives no public address is listed with

@@ -130,7 +130,9 @@ fn a_record_of_a_zone_group_is_written_by_the_endpoint_only() {
         "    private_dns_zone_group:\n      name: default\n      zones: \
              [privatelink.blob.core.windows.net]\n",
     );
-    let t = crate::topology::parse_str("t", &text).unwrap().topology;
+    let t = vnetd_model::topology::parse_str("t", &text)
+        .unwrap()
+        .topology;
     let zone = t.private_dns_zones.iter().next().unwrap();
     let sets: Vec<(String, u32, Vec<String>)> = zone
         .records

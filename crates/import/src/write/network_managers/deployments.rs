@@ -19,7 +19,7 @@ impl<'r> Model<'r> {
         let manager_name = a.id_name("network_manager_id", "networkManagers")?;
         let location = a.required_str("location")?;
         let location =
-            crate::topology::regions::canonical(&location).map_or(location, str::to_string);
+            vnetd_model::topology::regions::canonical(&location).map_or(location, str::to_string);
         let scope_access = a.required_str("scope_access")?;
         let mut configurations = Vec::new();
         for id in a.list("configuration_ids") {

@@ -3,7 +3,40 @@
 //! `azurerm_network_manager_routing_*` and written as a network manager's
 //! `routing_configurations`.
 
-use super::*;
+use crate::write::attrs::Attrs;
+use crate::write::model::Model;
+use crate::write::output::{flow_list, one_line, scalar, Output};
+use crate::ImportError;
+use std::collections::BTreeMap;
+
+/// A routing configuration, with its rule collections by name.
+#[derive(Debug)]
+pub(super) struct Routing {
+    source: String,
+    /// `ManagedOnly` or `UseExisting`, when given.
+    route_table_usage_mode: Option<String>,
+    collections: BTreeMap<String, RoutingCollection>,
+}
+
+#[derive(Debug)]
+struct RoutingCollection {
+    source: String,
+    groups: Vec<String>,
+    /// The groups of subnets it names, which are left out.
+    subnet_groups: Vec<String>,
+    bgp_route_propagation_enabled: bool,
+    rules: BTreeMap<String, RoutingRule>,
+}
+
+#[derive(Debug)]
+struct RoutingRule {
+    source: String,
+    /// A prefix, an address or a service tag, as given.
+    destination: String,
+    /// The file's (a route table's) spelling: `None` for `NoNextHop`.
+    next_hop_type: String,
+    next_hop_address: Option<String>,
+}
 
 impl<'r> Model<'r> {
     pub(super) fn add_routing_configuration(&mut self, a: &Attrs<'r>) -> Result<(), ImportError> {
@@ -26,7 +59,7 @@ impl<'r> Model<'r> {
         let name = a.name()?;
         let kinds = ["networkManagers", "routingConfigurations"];
         let key = "routing_configuration_id";
-        let [manager_name, configuration] = ids_in(a, key, &kinds)?;
+        let [manager_name, configuration] = a.id_names(key, &kinds)?;
         let (mut groups, mut subnet_groups) = (Vec::new(), Vec::new());
         for id in a.list("network_group_ids") {
             // A group of subnets is left out: the collection is written
@@ -74,7 +107,7 @@ impl<'r> Model<'r> {
             "ruleCollections",
         ];
         let key = "rule_collection_id";
-        let [manager_name, configuration, collection_name] = ids_in(a, key, &kinds)?;
+        let [manager_name, configuration, collection_name] = a.id_names(key, &kinds)?;
         let block = |side: &str| {
             a.first_block(side)
                 .ok_or_else(|| a.error(format!("routing rule `{name}` has no {side} block")))

@@ -281,7 +281,9 @@ fn a_global_mesh_is_written_and_read_back() {
         ),
         "{text}"
     );
-    let t = crate::topology::parse_str("t", &text).unwrap().topology;
+    let t = vnetd_model::topology::parse_str("t", &text)
+        .unwrap()
+        .topology;
     let groups = &t.network_management.connected_groups;
     assert_eq!(groups.len(), 1);
     assert!(groups[0].global);
@@ -324,8 +326,10 @@ fn tags_and_delegations_are_written() {
         "        # Also delegated to Microsoft.Web/serverFarms: the file keeps one delegation, \
              the first\n        delegation: Microsoft.Sql/managedInstances\n",
     );
-    let t = crate::topology::parse_str("t", &text).unwrap().topology;
-    let v = &t.vnets[crate::topology::VnetIdx::new(0)];
+    let t = vnetd_model::topology::parse_str("t", &text)
+        .unwrap()
+        .topology;
+    let v = &t.vnets[vnetd_model::topology::VnetIdx::new(0)];
     let cost = v.tags.iter().find(|(k, _)| k.as_str() == "cost center");
     assert_eq!(cost.map(|(_, v)| v.as_str()), Some("1234"));
     let subnet = v.subnets.iter().next().unwrap();

@@ -110,7 +110,7 @@ fn ports_default_to_53_and_only_a_disabled_rule_says_so() {
         "        target_dns_servers: [{ip_address: 192.168.1.12, port: 53}]",
     ];
     assert_has(&text, &rules.join("\n"));
-    let loaded = crate::topology::parse_str("t", &text).unwrap();
+    let loaded = vnetd_model::topology::parse_str("t", &text).unwrap();
     let t = loaded.topology;
     let resolver = t.dns_resolvers.iter().next().unwrap();
     assert_eq!(resolver.inbound[0].address.to_string(), "10.0.4.4");

@@ -5,7 +5,9 @@
 //! their hub as `vpn_gateway`, `vpn_connections`, `express_route_gateway`
 //! and `express_route_connections`.
 
-use super::super::{plain_or_quoted, scalar, Attrs, Model};
+use super::super::attrs::Attrs;
+use super::super::model::Model;
+use super::super::output::{plain_or_quoted, scalar};
 use super::{Connection, Part, Routing};
 use crate::ImportError;
 

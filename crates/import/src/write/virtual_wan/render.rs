@@ -1,7 +1,8 @@
 //! Writing `virtual_wans`, `virtual_hubs` (each hub with its parts) and
 //! `vpn_sites`, every list in name order.
 
-use super::super::{flow_list, scalar, Model, Output};
+use super::super::model::Model;
+use super::super::output::{flow_list, scalar, Output};
 use super::{Connection, Hub, Part, VpnSite};
 
 impl Model<'_> {
@@ -82,7 +83,7 @@ fn render_hub(out: &mut Output, name: &str, hub: &Hub) {
         if !table.labels.is_empty() {
             out.field(8, "labels", &flow_list(&table.labels));
         }
-        let routes = super::super::by_name(&table.routes, |r| &r.name);
+        let routes = super::super::output::by_name(&table.routes, |r| &r.name);
         out.list(8, "routes", routes, |out, route| {
             out.item(10, &route.source, &route.name);
             out.scalar_field(12, "destinations_type", route.destinations_type.as_deref());

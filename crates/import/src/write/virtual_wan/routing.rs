@@ -10,9 +10,19 @@
 //! it is not written either, so a configuration and its state give one
 //! file.
 
-use super::super::{flow_list, scalar, sorted_prefixes, Nested, Output};
-use super::{hub_table_ref, DEFAULT_TABLE};
+use super::super::attrs::Nested;
+use super::super::ids::id_names;
+use super::super::output::{flow_list, scalar, Output};
+use super::super::rules::sorted_prefixes;
 use crate::ImportError;
+
+/// The route table every hub has, which a connection is associated with
+/// and propagates to unless it says otherwise.
+pub(super) const DEFAULT_TABLE: &str = "defaultRouteTable";
+
+/// The hub's other built-in route table: propagating to it propagates
+/// nowhere.
+pub(super) const NONE_TABLE: &str = "noneRouteTable";
 
 /// A route table a connection names: its hub and its name, with the ID
 /// it was given as and under which attribute, for messages.
@@ -210,3 +220,23 @@ impl Routing {
 
 /// The label of every hub's `defaultRouteTable`.
 const DEFAULT_LABEL: &str = "default";
+
+/// The hub route table `id` names (given under `key` of `b`): its hub and
+/// its name, a built-in table's spelled as Azure spells it.
+pub(super) fn hub_table_ref(b: &Nested, id: &str, key: &str) -> Result<TableRef, ImportError> {
+    let Some(names) = id_names(id, &["virtualHubs", "hubRouteTables"]) else {
+        return Err(b.error(format!(
+            "{key} `{id}` is not the ID of a hub route table \
+             (.../virtualHubs/HUB/hubRouteTables/TABLE)"
+        )));
+    };
+    let built_in = [DEFAULT_TABLE, NONE_TABLE]
+        .into_iter()
+        .find(|t| t.eq_ignore_ascii_case(&names[1]));
+    Ok(TableRef {
+        hub: names[0].clone(),
+        table: built_in.map_or_else(|| names[1].clone(), str::to_string),
+        id: id.to_string(),
+        key: key.to_string(),
+    })
+}
