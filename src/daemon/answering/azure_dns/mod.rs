@@ -1,5 +1,5 @@
 //! Azure DNS at 168.63.129.16, and the DNS Private Resolvers' endpoints,
-//! all served by one thread:
+//! all served over UDP by one thread:
 //!
 //! - a UDP socket on 168.63.129.16:53 in the namespace of each VNet's
 //!   Azure DNS port on this machine: the fabric brings a VM's query there
@@ -31,15 +31,16 @@
 //! lab, at most [`MAX_PENDING`] forwarded questions wait at once, and at
 //! most [`in_flight::MAX_IDENTICAL_IN_FLIGHT`] identical ones: a loop
 //! through servers outside vnetd's sight is cut ([`in_flight`]).
+//!
+//! What is where: this module holds the thread, its UDP sockets and the
+//! forwarding of questions that came over UDP; [`in_flight`] the
+//! forwarded UDP questions waiting and the loop bound; [`tcp`] all of TCP
+//! (its server on the shared listener, its bounds, its forwarding over
+//! TCP); [`proxy_log`] the rows of the firewalls' DNS proxy log.
 
 pub mod in_flight;
 pub mod proxy_log;
 pub mod tcp;
-
-// Where each part is: this file holds the thread, its UDP sockets and the
-// forwarding of UDP questions; `in_flight` the forwarded UDP questions
-// waiting and the loop bound; `tcp` everything over TCP (its server, its
-// bounds, its forwarding); `proxy_log` the firewalls' DNS proxy log rows.
 
 use crate::daemon::forwarding::plane::{Plane, PublishedPlane};
 use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};
