@@ -66,6 +66,7 @@ impl HttpServer {
         socket.set_nonblocking(true)?;
         let limits = Limits {
             connections: MAX_CONNECTIONS,
+            per_caller: None,
             request: CLIENT_TIMEOUT,
             write: WRITE_TIMEOUT,
             work_threads: MAX_BLOCKING_THREADS,

@@ -16,7 +16,11 @@
 //!   SERVFAIL; eight clients asking at once are all forwarded;
 //! - one VM holding 64 TCP connections to 168.63.129.16: exactly
 //!   [`MAX_TCP_PER_SOURCE`] are taken, the rest refused and counted, and
-//!   another VM of the VNet still resolves over TCP.
+//!   another VM of the VNet still resolves over TCP;
+//! - the ruleset's loop asked over TCP: each turn is forwarded over TCP
+//!   and holds a connection from the outbound endpoint to the inbound
+//!   endpoint, so the per-source bound refuses the turn past
+//!   [`MAX_TCP_PER_SOURCE`], counted once, and the VM gets SERVFAIL.
 
 use crate::common;
 
@@ -238,4 +242,39 @@ fn one_vm_holding_64_tcp_connections_leaves_tcp_dns_to_the_others() {
         "refused over the source's share, and with every connection held"
     );
     drop(held);
+}
+
+/// The ruleset's loop to its own inbound endpoint, asked over TCP: every
+/// turn is forwarded over TCP from the outbound endpoint and holds its
+/// connection to the inbound endpoint while it waits, so the turn past
+/// [`MAX_TCP_PER_SOURCE`] is refused for its source, counted once, and
+/// SERVFAIL unwinds the loop back to the VM.
+#[test]
+fn a_forwarding_loop_over_tcp_is_cut_by_the_per_source_bound_and_counted() {
+    let lab = Lab::start("dnsbx", LAB);
+    let dns = counters(&lab);
+    let before = [
+        read(&dns.forwarded),
+        read(&dns.forward_timeouts),
+        read(&dns.tcp_refused_per_source),
+        read(&dns.tcp_refused_at_capacity),
+        read(&dns.forward_loops_cut),
+    ];
+    let out = dig(&lab.ns("vm1"), &["+tcp", "app.self.example"]);
+    assert!(out.contains("status: SERVFAIL"), "{out}");
+    let after = [
+        read(&dns.forwarded),
+        read(&dns.forward_timeouts),
+        read(&dns.tcp_refused_per_source),
+        read(&dns.tcp_refused_at_capacity),
+        read(&dns.forward_loops_cut),
+    ];
+    let counted: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+    assert_eq!(
+        counted,
+        [1 + MAX_TCP_PER_SOURCE as u64, 1, 1, 0, 0],
+        "forwards (the VM's, then a turn's on each connection the bound lets \
+         in), the refused turn's forward unanswered, refusals per source and \
+         at capacity, UDP loops cut"
+    );
 }

@@ -23,6 +23,7 @@ mod e2e_counting;
 mod e2e_dns;
 mod e2e_dns_bounds;
 mod e2e_dns_servers;
+mod e2e_dns_tcp;
 mod e2e_down;
 mod e2e_dual_device;
 mod e2e_edge_counting;

@@ -1,13 +1,22 @@
 //! The one accept loop of every listening socket vnetd opens (the control
-//! socket, the metrics endpoint, the live page): on a thread of its own
-//! with a current-thread tokio runtime, it bounds what each client may
-//! hold. A listener says only what it serves (a [`Service`]), where what
-//! happens is counted or said (its [`Events`]) and its [`Limits`]:
+//! socket, the metrics endpoint, the live page, the PaaS responders, the
+//! firewalls' proxies, Azure DNS over TCP): on a thread of its own with a
+//! current-thread tokio runtime, it bounds what each client may hold. A
+//! listener says only what it serves (a [`Service`]), where what happens
+//! is counted or said (its [`Events`]) and its [`Limits`]; one server may
+//! take connections from several sockets ([`Server::listen`]), each with a
+//! service of its own, within the same limits:
 //!
-//! - at most [`Limits::connections`] connections are served at once; one
-//!   more is handed to [`Service::busy`], which tells the client the server
-//!   is busy within the shorter of the request and write deadlines (a
-//!   refused client holds less than a served one), and is closed;
+//! - at most [`Limits::per_caller`] connections from one caller (its IP
+//!   address) are served at once on each socket; one more is handed to
+//!   [`Service::busy`] and [`Events::refused_per_caller`] told, whatever
+//!   the other callers hold, so that a caller over its share is refused as
+//!   such however busy the rest are;
+//! - at most [`Limits::connections`] connections are served at once, all
+//!   sockets together; one more is handed to [`Service::busy`], which
+//!   tells the client the server is busy within the shorter of the request
+//!   and write deadlines (a refused client holds less than a served one),
+//!   and is closed;
 //! - a request must arrive within [`Limits::request`] of the connection:
 //!   reading fails past it, until the service marks the request arrived
 //!   ([`Arrival`]);
@@ -28,12 +37,14 @@
 
 use futures::FutureExt;
 use std::any::Any;
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -51,8 +62,12 @@ const WORK_THREAD_KEEP_ALIVE: Duration = Duration::from_secs(2);
 /// What a listener allows each client, and all of them together.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Connections served at once.
+    /// Connections served at once, all sockets of the server together.
     pub connections: usize,
+    /// Connections one caller (an IP address) is served at once on one
+    /// socket; `None`: no such bound (a Unix socket's callers have no
+    /// address, and are never bounded so).
+    pub per_caller: Option<usize>,
     /// How long a client may take to send its request.
     pub request: Duration,
     /// How long a write may wait on a client that takes none of it.
@@ -72,20 +87,23 @@ impl Limits {
 /// A listening socket the loop takes connections from.
 pub trait Listener: Send + 'static {
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    fn accept_one(&self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+    /// The next connection, and its caller's address (none on a Unix
+    /// socket).
+    fn accept_one(&self)
+        -> impl Future<Output = io::Result<(Self::Stream, Option<IpAddr>)>> + Send;
 }
 
 impl Listener for tokio::net::TcpListener {
     type Stream = tokio::net::TcpStream;
-    async fn accept_one(&self) -> io::Result<Self::Stream> {
-        self.accept().await.map(|(stream, _)| stream)
+    async fn accept_one(&self) -> io::Result<(Self::Stream, Option<IpAddr>)> {
+        (self.accept().await).map(|(stream, peer)| (stream, Some(peer.ip())))
     }
 }
 
 impl Listener for tokio::net::UnixListener {
     type Stream = tokio::net::UnixStream;
-    async fn accept_one(&self) -> io::Result<Self::Stream> {
-        self.accept().await.map(|(stream, _)| stream)
+    async fn accept_one(&self) -> io::Result<(Self::Stream, Option<IpAddr>)> {
+        self.accept().await.map(|(stream, _)| (stream, None))
     }
 }
 
@@ -106,6 +124,9 @@ pub trait Events: Send + Sync + 'static {
     fn accept_failed(&self, error: &io::Error);
     /// A connection was refused: every slot was taken.
     fn refused_busy(&self);
+    /// A connection was refused: its caller held [`Limits::per_caller`]
+    /// connections on that socket already. Never told without that bound.
+    fn refused_per_caller(&self) {}
     /// A connection was cut: its client took nothing of an answer for
     /// [`Limits::write`].
     fn client_cut(&self);
@@ -113,11 +134,18 @@ pub trait Events: Send + Sync + 'static {
     fn panicked(&self, payload: &(dyn Any + Send));
 }
 
-/// A running accept loop; stops when dropped, without waiting for clients.
+/// A running server: its thread and the sockets it takes connections
+/// from; stops when dropped, without waiting for clients.
 pub struct Server {
     stop: Arc<Notify>,
     slots: Arc<Semaphore>,
-    limit: usize,
+    limits: Limits,
+    events: Arc<dyn Events>,
+    runtime: tokio::runtime::Handle,
+    name: String,
+    /// The socket [`Server::start`] was given, served as long as the
+    /// server.
+    first: Option<Accepting>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -138,6 +166,15 @@ impl Server {
         S: Service<L::Stream>,
         E: Events,
     {
+        let mut server = Server::idle(name, limits, events)?;
+        server.first = Some(server.listen(listener, service)?);
+        Ok(server)
+    }
+
+    /// A server on a thread named `name` (its blocking work on threads
+    /// named `name-work`) that takes no connection until a socket is given
+    /// to [`Server::listen`].
+    pub fn idle<E: Events>(name: &str, limits: Limits, events: E) -> anyhow::Result<Server> {
         use anyhow::Context as _;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -146,25 +183,15 @@ impl Server {
             .thread_name(format!("{name}-work"))
             .build()
             .with_context(|| format!("starting {name}'s runtime"))?;
-        let listener: L = {
-            // The socket is registered with this runtime's reactor.
-            let _entered = runtime.enter();
-            listener.try_into()
-        }
-        .with_context(|| format!("registering {name}'s socket"))?;
+        let handle = runtime.handle().clone();
         let stop = Arc::new(Notify::new());
-        let slots = Arc::new(Semaphore::new(limits.connections));
-        let accept = AcceptLoop {
-            service: Arc::new(service),
-            events: Arc::new(events),
-            limits,
-            slots: slots.clone(),
-            stop: stop.clone(),
-        };
+        let stopped = stop.clone();
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
-                runtime.block_on(accept.run(listener));
+                // The accept loops run on this thread until the server
+                // stops.
+                runtime.block_on(stopped.notified());
                 // Connections still open (an event stream, a client that
                 // does not read) end with the runtime; nothing waits for
                 // their clients, nor for blocking work under way.
@@ -173,16 +200,51 @@ impl Server {
             .with_context(|| format!("starting {name}'s thread"))?;
         Ok(Server {
             stop,
-            slots,
-            limit: limits.connections,
+            slots: Arc::new(Semaphore::new(limits.connections)),
+            limits,
+            events: Arc::new(events),
+            runtime: handle,
+            name: name.to_owned(),
+            first: None,
             thread: Some(thread),
         })
+    }
+
+    /// Takes connections from `listener` too (a non-blocking socket of the
+    /// standard library), served by `service` within this server's limits:
+    /// they share its [`Limits::connections`], and [`Limits::per_caller`]
+    /// counts each caller on this socket alone. Until the [`Accepting`]
+    /// returned is dropped.
+    pub fn listen<L, T, S>(&self, listener: T, service: S) -> anyhow::Result<Accepting>
+    where
+        L: Listener,
+        T: TryInto<L, Error = io::Error>,
+        S: Service<L::Stream>,
+    {
+        use anyhow::Context as _;
+        let listener: L = {
+            // The socket is registered with this server's reactor.
+            let _entered = self.runtime.enter();
+            listener.try_into()
+        }
+        .with_context(|| format!("registering {}'s socket", self.name))?;
+        let stop = Arc::new(Notify::new());
+        let accept = AcceptLoop {
+            service: Arc::new(service),
+            events: self.events.clone(),
+            limits: self.limits,
+            slots: self.slots.clone(),
+            callers: Arc::default(),
+            stop: stop.clone(),
+        };
+        self.runtime.spawn(accept.run(listener));
+        Ok(Accepting { stop })
     }
 
     /// Connections being served now (each holds one of
     /// [`Limits::connections`] slots).
     pub fn connections(&self) -> usize {
-        self.limit - self.slots.available_permits()
+        self.limits.connections - self.slots.available_permits()
     }
 }
 
@@ -195,15 +257,73 @@ impl Drop for Server {
     }
 }
 
-struct AcceptLoop<S, E> {
-    service: Arc<S>,
-    events: Arc<E>,
-    limits: Limits,
-    slots: Arc<Semaphore>,
+/// A socket a [`Server`] takes connections from: dropping it stops taking
+/// them and closes the socket (the connections taken are served to their
+/// end).
+pub struct Accepting {
     stop: Arc<Notify>,
 }
 
-impl<S, E: Events> AcceptLoop<S, E> {
+impl Drop for Accepting {
+    fn drop(&mut self) {
+        self.stop.notify_one();
+    }
+}
+
+/// The connections each caller holds on one socket, for
+/// [`Limits::per_caller`].
+#[derive(Default)]
+struct Callers(Mutex<HashMap<IpAddr, usize>>);
+
+impl Callers {
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `caller` holds `bound` connections already.
+    fn full(&self, caller: IpAddr, bound: usize) -> bool {
+        self.held().get(&caller).is_some_and(|n| *n >= bound)
+    }
+
+    /// One more connection of `caller`'s, given back when the share is
+    /// dropped.
+    fn take(self: &Arc<Self>, caller: IpAddr) -> CallerShare {
+        *self.held().entry(caller).or_default() += 1;
+        CallerShare {
+            callers: self.clone(),
+            caller,
+        }
+    }
+}
+
+/// One connection of a caller's.
+struct CallerShare {
+    callers: Arc<Callers>,
+    caller: IpAddr,
+}
+
+impl Drop for CallerShare {
+    fn drop(&mut self) {
+        let mut held = self.callers.held();
+        if let Some(n) = held.get_mut(&self.caller) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.caller);
+            }
+        }
+    }
+}
+
+struct AcceptLoop<S> {
+    service: Arc<S>,
+    events: Arc<dyn Events>,
+    limits: Limits,
+    slots: Arc<Semaphore>,
+    callers: Arc<Callers>,
+    stop: Arc<Notify>,
+}
+
+impl<S> AcceptLoop<S> {
     async fn run<L>(self, listener: L)
     where
         L: Listener,
@@ -215,10 +335,10 @@ impl<S, E: Events> AcceptLoop<S, E> {
                 () = self.stop.notified() => return,
                 accepted = listener.accept_one() => accepted,
             };
-            let stream = match accepted {
-                Ok(stream) => {
+            let (stream, caller) = match accepted {
+                Ok(accepted) => {
                     backoff.succeeded();
-                    stream
+                    accepted
                 }
                 Err(e) => {
                     let Some(wait) = backoff.failed(&e) else {
@@ -231,30 +351,47 @@ impl<S, E: Events> AcceptLoop<S, E> {
                     }
                 }
             };
-            let service = self.service.clone();
-            match self.slots.clone().try_acquire_owned() {
-                Ok(slot) => {
-                    let events = self.events.clone();
-                    let client = Client::new(stream, &self.limits, events.clone());
-                    tokio::spawn(async move {
-                        let served = AssertUnwindSafe(service.serve(client)).catch_unwind().await;
-                        // The connection went with the service's future;
-                        // the slot goes before the panic is told.
-                        drop(slot);
-                        if let Err(payload) = served {
-                            events.panicked(payload.as_ref());
-                        }
-                    });
-                }
-                Err(_) => {
-                    self.events.refused_busy();
-                    let patience = self.limits.busy();
-                    tokio::spawn(async move {
-                        let _ = tokio::time::timeout(patience, service.busy(stream)).await;
-                    });
-                }
+            // The caller's share first: one over it is refused as such,
+            // however many the others hold.
+            let bounded = caller.zip(self.limits.per_caller);
+            if bounded.is_some_and(|(caller, bound)| self.callers.full(caller, bound)) {
+                self.events.refused_per_caller();
+                self.refuse(stream);
+                continue;
             }
+            let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+                self.events.refused_busy();
+                self.refuse(stream);
+                continue;
+            };
+            let share = bounded.map(|(caller, _)| self.callers.take(caller));
+            let service = self.service.clone();
+            let events = self.events.clone();
+            let client = Client::new(stream, &self.limits, events.clone());
+            tokio::spawn(async move {
+                let served = AssertUnwindSafe(service.serve(client)).catch_unwind().await;
+                // The connection went with the service's future; the
+                // caller's share and the slot go before the panic is told
+                // (the share first: a free slot means a free share).
+                drop((share, slot));
+                if let Err(payload) = served {
+                    events.panicked(payload.as_ref());
+                }
+            });
         }
+    }
+
+    /// Hands a refused connection to [`Service::busy`], for the shorter of
+    /// the deadlines.
+    fn refuse<T: Send + 'static>(&self, stream: T)
+    where
+        S: Service<T>,
+    {
+        let service = self.service.clone();
+        let patience = self.limits.busy();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(patience, service.busy(stream)).await;
+        });
     }
 }
 

@@ -43,6 +43,7 @@ use tokio::net::TcpStream;
 
 const LIMITS: Limits = Limits {
     connections: 512,
+    per_caller: None,
     // The client's first bytes (its ClientHello or request head).
     request: Duration::from_secs(10),
     // A client that takes nothing of what the server sends for this long

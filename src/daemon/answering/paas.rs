@@ -55,6 +55,7 @@ const MAX_REQUEST: usize = 8 << 10;
 
 const LIMITS: Limits = Limits {
     connections: 16,
+    per_caller: None,
     request: Duration::from_secs(2),
     write: Duration::from_secs(2),
     work_threads: 1,

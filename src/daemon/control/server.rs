@@ -128,6 +128,7 @@ impl ControlServer {
         socket.set_nonblocking(true)?;
         let limits = Limits {
             connections: MAX_CONNECTIONS,
+            per_caller: None,
             request: REQUEST_TIMEOUT,
             write: WRITE_TIMEOUT,
             // One thread for each answer being computed, as many as there

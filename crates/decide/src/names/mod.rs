@@ -42,8 +42,8 @@ pub use hickory_proto::rr::RecordType as QueryType;
 pub use loops::{forwarding_loops, ForwardingLoop, LoopTurn};
 pub use resolution::{AnswerRecord, Forward, Origin, Rcode, Resolution, Source, Step, StepResult};
 pub use wire::{
-    forward_query, question, read_reply, relay, Answered, Forwarded, Outcome, Reply, ReplyRecord,
-    MAX_UDP_PAYLOAD, MIN_UDP_PAYLOAD,
+    forward_query, question, read_reply, relay, relay_tcp, Answered, Forwarded, Outcome, Reply,
+    ReplyRecord, MAX_UDP_PAYLOAD, MIN_UDP_PAYLOAD,
 };
 
 use crate::topology::{

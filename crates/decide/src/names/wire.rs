@@ -15,7 +15,10 @@
 //! - over UDP a response longer than the requester's size (its EDNS
 //!   payload size, at least [`MIN_UDP_PAYLOAD`]; 512 without EDNS; at
 //!   most [`MAX_UDP_PAYLOAD`]) goes without its records, with TC set, so
-//!   that the requester asks again over TCP.
+//!   that the requester asks again over TCP;
+//! - a forwarded question's answer is relayed ([`relay`]) the same way,
+//!   truncated too when the target's own UDP answer was; over TCP
+//!   ([`relay_tcp`]) it goes whole.
 
 use super::{AnswerRecord, Forward, NameTables, QueryType, Rcode, Resolution};
 use crate::topology::{RecordData, VnetIdx};
@@ -168,16 +171,42 @@ pub fn forward_query(forwarded: &Forwarded, id: u16, out: &mut Vec<u8>) -> bool 
     }
 }
 
-/// The answer to the requester's `query` from a target's `upstream`
-/// response: the requester's id and question, the CNAMEs followed before
-/// the rule, then the target's answer section and response code. An
-/// upstream message that cannot be read is SERVFAIL; `None` for a query
-/// that is not one.
+/// The answer to the requester's `query` (it came over UDP) from a
+/// target's `upstream` response: the requester's id and question, the
+/// CNAMEs followed before the rule, then the target's answer section and
+/// response code. An upstream message that cannot be read is SERVFAIL;
+/// `None` for a query that is not one. The answer is truncated (TC, no
+/// records) when it is longer than the requester's UDP size, or when the
+/// target's was (its answer section is not whole): the requester asks
+/// again over TCP, and [`relay_tcp`] then relays the target's whole
+/// answer.
 pub fn relay(
     query: &[u8],
     forwarded: &Forwarded,
     upstream: Option<&[u8]>,
     out: &mut Vec<u8>,
+) -> Outcome {
+    relay_over(query, forwarded, upstream, out, Transport::Udp)
+}
+
+/// [`relay`] for a requester that asked over TCP (the message without its
+/// two-byte length), from the target's answer over TCP: never truncated,
+/// up to 65,535 bytes.
+pub fn relay_tcp(
+    query: &[u8],
+    forwarded: &Forwarded,
+    upstream: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    relay_over(query, forwarded, upstream, out, Transport::Tcp)
+}
+
+fn relay_over(
+    query: &[u8],
+    forwarded: &Forwarded,
+    upstream: Option<&[u8]>,
+    out: &mut Vec<u8>,
+    transport: Transport,
 ) -> Outcome {
     out.clear();
     let Ok(message) = Message::from_vec(query) else {
@@ -187,7 +216,7 @@ pub fn relay(
     response.metadata.recursion_desired = message.metadata.recursion_desired;
     response.metadata.recursion_available = true;
     response.queries.extend(message.queries.iter().cloned());
-    let limit = match &message.edns {
+    let mut limit = match &message.edns {
         None => MIN_UDP_PAYLOAD,
         Some(edns) => {
             let mut ours = Edns::new();
@@ -196,6 +225,9 @@ pub fn relay(
             edns.max_payload().clamp(MIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)
         }
     };
+    if transport == Transport::Tcp {
+        limit = u16::MAX;
+    }
     let before = Resolution {
         name: String::new(),
         query_type: forwarded.query_type,
@@ -206,6 +238,12 @@ pub fn relay(
     };
     response.add_answers(records(&before));
     let rcode = match upstream.and_then(|bytes| Message::from_vec(bytes).ok()) {
+        // Over UDP the target's answer was cut short: so is the
+        // requester's, which asks again over TCP.
+        Some(answer) if answer.metadata.truncation && transport == Transport::Udp => {
+            limit = 0;
+            rcode_of(answer.metadata.response_code)
+        }
         Some(answer) => {
             response.add_answers(answer.answers.iter().cloned());
             rcode_of(answer.metadata.response_code)

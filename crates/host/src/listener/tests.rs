@@ -3,7 +3,9 @@
 //! arrive in time is given up on, a client that does not read is cut and
 //! told, one connection beyond the cap gets the busy answer, a panicking
 //! service frees its slot before its panic is told, and stopping waits for
-//! no client.
+//! no client; over TCP on the loopback, a caller beyond its share is
+//! refused as such however full the server is; one server takes
+//! connections from two sockets within one cap, until one is let go.
 
 use super::{AcceptBackoff, Client, Events, Limits, Server, Service};
 use crate::test_support::wait_until;
@@ -18,6 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LIMITS: Limits = Limits {
     connections: 2,
+    per_caller: None,
     request: Duration::from_millis(500),
     write: Duration::from_millis(500),
     work_threads: 1,
@@ -27,6 +30,7 @@ const LIMITS: Limits = Limits {
 #[derive(Default)]
 struct Told {
     busy: AtomicUsize,
+    per_caller: AtomicUsize,
     cut: AtomicUsize,
     panics: AtomicUsize,
 }
@@ -35,6 +39,9 @@ impl Events for Arc<Told> {
     fn accept_failed(&self, _: &std::io::Error) {}
     fn refused_busy(&self) {
         self.busy.fetch_add(1, Ordering::Relaxed);
+    }
+    fn refused_per_caller(&self) {
+        self.per_caller.fetch_add(1, Ordering::Relaxed);
     }
     fn client_cut(&self) {
         self.cut.fetch_add(1, Ordering::Relaxed);
@@ -49,8 +56,11 @@ impl Events for Arc<Told> {
 /// `late`.
 struct Lines;
 
-impl Service<tokio::net::UnixStream> for Lines {
-    async fn serve(&self, mut client: Client<tokio::net::UnixStream>) {
+impl<S> Service<S> for Lines
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    async fn serve(&self, mut client: Client<S>) {
         let mut line = Vec::new();
         let mut byte = [0u8; 1];
         loop {
@@ -82,7 +92,7 @@ impl Service<tokio::net::UnixStream> for Lines {
         }
     }
 
-    async fn busy(&self, mut stream: tokio::net::UnixStream) {
+    async fn busy(&self, mut stream: S) {
         let _ = stream.write_all(b"busy\n").await;
     }
 }
@@ -91,9 +101,7 @@ impl Service<tokio::net::UnixStream> for Lines {
 /// its path, what the server told and the server.
 fn start() -> (tempfile::TempDir, PathBuf, Arc<Told>, Server) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.sock");
-    let socket = UnixListener::bind(&path).unwrap();
-    socket.set_nonblocking(true).unwrap();
+    let (path, socket) = unix_socket(dir.path(), "s.sock");
     let told = Arc::<Told>::default();
     let server = Server::start::<tokio::net::UnixListener, _, _, _>(
         "test-listener",
@@ -104,6 +112,14 @@ fn start() -> (tempfile::TempDir, PathBuf, Arc<Told>, Server) {
     )
     .unwrap();
     (dir, path, told, server)
+}
+
+/// A socket at a path of its own in `dir`, ready to be served.
+fn unix_socket(dir: &Path, name: &str) -> (PathBuf, UnixListener) {
+    let path = dir.join(name);
+    let socket = UnixListener::bind(&path).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    (path, socket)
 }
 
 fn connect(path: &Path) -> UnixStream {
@@ -219,4 +235,116 @@ fn a_failing_accept_is_tried_again_later_and_later() {
     assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
     backoff.succeeded();
     assert_eq!(backoff.failed(&emfile), Some(Duration::from_millis(10)));
+}
+
+/// Sends `request` on `stream` and reads all that comes back.
+fn ask_on(mut stream: impl Read + Write, request: &str) -> String {
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+#[test]
+fn a_caller_beyond_its_share_is_refused_as_such_however_full_the_server_is() {
+    use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+    let limits = Limits {
+        connections: 3,
+        per_caller: Some(2),
+        ..LIMITS
+    };
+    let socket = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = socket.local_addr().unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let told = Arc::<Told>::default();
+    let server = Server::start::<tokio::net::TcpListener, _, _, _>(
+        "test-listener",
+        socket,
+        limits,
+        Lines,
+        told.clone(),
+    )
+    .unwrap();
+    // Two callers: two addresses of the loopback.
+    let from = |caller: [u8; 4]| {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None);
+        let socket = socket.unwrap();
+        let source = SocketAddr::new(IpAddr::from(caller), 0);
+        socket.bind(&source.into()).unwrap();
+        socket.connect(&address.into()).unwrap();
+        let stream = TcpStream::from(socket);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+    };
+    let hold = |caller: [u8; 4]| {
+        let mut stream = from(caller);
+        stream.write_all(b"hold\n").unwrap();
+        stream
+    };
+    let (a, b) = ([127, 0, 0, 1], [127, 0, 0, 2]);
+    let told_now = || {
+        [
+            told.per_caller.load(Ordering::Relaxed),
+            told.busy.load(Ordering::Relaxed),
+        ]
+    };
+    let mut held = vec![hold(a), hold(a)];
+    wait_until("a's share taken", || server.connections() == 2);
+    assert_eq!(ask_on(from(a), "more\n"), "busy\n");
+    assert_eq!(told_now(), [1, 0], "refused for its share");
+    // Another caller is served beside it, up to the cap.
+    assert_eq!(ask_on(from(b), "b\n"), "b\n");
+    held.push(hold(b));
+    wait_until("every slot taken", || server.connections() == 3);
+    // Full: a is still refused for its share, b for the cap.
+    assert_eq!(ask_on(from(a), "more\n"), "busy\n");
+    assert_eq!(told_now(), [2, 0]);
+    assert_eq!(ask_on(from(b), "more\n"), "busy\n");
+    assert_eq!(told_now(), [2, 1]);
+    // A share given back is taken again.
+    drop(held.remove(0));
+    wait_until("a's connection gone", || server.connections() == 2);
+    assert_eq!(ask_on(from(a), "again\n"), "again\n");
+    assert_eq!(told_now(), [2, 1]);
+}
+
+#[test]
+fn two_sockets_share_one_cap_until_one_is_let_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let told = Arc::<Told>::default();
+    let server = Server::idle("test-listener", LIMITS, told.clone()).unwrap();
+    let (first, socket) = unix_socket(dir.path(), "first.sock");
+    let _first = server
+        .listen::<tokio::net::UnixListener, _, _>(socket, Lines)
+        .unwrap();
+    let (second, socket) = unix_socket(dir.path(), "second.sock");
+    let accepting = server
+        .listen::<tokio::net::UnixListener, _, _>(socket, Lines)
+        .unwrap();
+    assert_eq!(ask(&first, "one\n"), "one\n");
+    assert_eq!(ask(&second, "two\n"), "two\n");
+    let held: Vec<UnixStream> = [&first, &second]
+        .iter()
+        .map(|path| {
+            let mut s = connect(path);
+            s.write_all(b"hold\n").unwrap();
+            s
+        })
+        .collect();
+    wait_until("the slots taken", || {
+        server.connections() == LIMITS.connections
+    });
+    assert_eq!(ask(&first, "more\n"), "busy\n");
+    assert_eq!(ask(&second, "more\n"), "busy\n");
+    assert_eq!(told.busy.load(Ordering::Relaxed), 2);
+    drop(held);
+    wait_until("the slots freed", || server.connections() == 0);
+    // Let go: the second socket is closed, the first served on.
+    drop(accepting);
+    wait_until("the second socket closed", || {
+        UnixStream::connect(&second).is_err()
+    });
+    assert_eq!(ask(&first, "still\n"), "still\n");
 }

@@ -1,5 +1,5 @@
 //! Azure DNS at 168.63.129.16, and the DNS Private Resolvers' endpoints,
-//! all served by one thread:
+//! all served over UDP by one thread:
 //!
 //! - a UDP socket on 168.63.129.16:53 in the namespace of each VNet's
 //!   Azure DNS port on this machine: the fabric brings a VM's query there
@@ -19,16 +19,24 @@
 //!   answer from any target is SERVFAIL.
 //!
 //! Each answering address takes TCP too (an answer too long for UDP comes
-//! truncated, and the asker asks again over TCP): at most
-//! [`tcp::MAX_TCP_PER_SOURCE`] connections from one source address and
-//! [`tcp::MAX_TCP`] in all, each given two seconds for its question, one
-//! answer, then closed ([`tcp`]).
+//! truncated, and the asker asks again over TCP), through the shared
+//! listener on a thread of its own: at most [`tcp::MAX_TCP_PER_SOURCE`]
+//! connections from one source address and [`tcp::MAX_TCP`] in all, each
+//! given two seconds for its question, one answer, then closed; a question
+//! a forwarding rule takes is forwarded over TCP from the outbound
+//! endpoint, and the target's answer relayed whole ([`tcp`]).
 //!
 //! A datagram that is not a DNS query is dropped and counted
 //! ([`DnsCounters::malformed`]); nothing a query asks reaches past the
 //! lab, at most [`MAX_PENDING`] forwarded questions wait at once, and at
 //! most [`in_flight::MAX_IDENTICAL_IN_FLIGHT`] identical ones: a loop
 //! through servers outside vnetd's sight is cut ([`in_flight`]).
+//!
+//! What is where: this module holds the thread, its UDP sockets and the
+//! forwarding of questions that came over UDP; [`in_flight`] the
+//! forwarded UDP questions waiting and the loop bound; [`tcp`] all of TCP
+//! (its server on the shared listener, its bounds, its forwarding over
+//! TCP); [`proxy_log`] the rows of the firewalls' DNS proxy log.
 
 pub mod in_flight;
 pub mod proxy_log;
@@ -36,6 +44,7 @@ pub mod tcp;
 
 use crate::daemon::forwarding::plane::{Plane, PublishedPlane};
 use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};
+use crate::host::listener::Accepting;
 use crate::host::netns;
 use crate::names::{forward_query, relay, Forwarded, Outcome};
 use crate::plan::PortKind;
@@ -87,9 +96,11 @@ pub struct DnsCounters {
     pub malformed: AtomicU64,
     /// Answers the socket would not send.
     pub send_failed: AtomicU64,
-    /// Queries a forwarding rule sent on from an outbound endpoint.
+    /// Queries a forwarding rule sent on from an outbound endpoint (each
+    /// target asked counts once), over UDP or TCP as they came.
     pub forwarded: AtomicU64,
-    /// Forwarded queries no target answered in time.
+    /// Forwarded queries a target did not answer in time (over TCP: or
+    /// refused, or closed without an answer).
     pub forward_timeouts: AtomicU64,
     /// Questions answered SERVFAIL without being forwarded: more than
     /// [`in_flight::MAX_IDENTICAL_IN_FLIGHT`] of them would have waited at
@@ -102,7 +113,7 @@ pub struct DnsCounters {
     pub tcp_refused_at_capacity: AtomicU64,
 }
 
-fn count(counter: &AtomicU64) {
+pub(super) fn count(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
@@ -114,8 +125,9 @@ struct Served {
     serial: u32,
     view: VnetIdx,
     socket: UdpSocket,
-    /// The same address's TCP listener, for answers too long for UDP.
-    listener: TcpListener,
+    /// The same address taking TCP connections, for answers too long for
+    /// UDP, until dropped (none when the TCP server could not start).
+    _accepting: Option<Accepting>,
     /// The firewall whose DNS proxy this socket is, which logs its
     /// queries.
     proxy: Option<String>,
@@ -124,8 +136,9 @@ struct Served {
 /// An outbound endpoint's socket.
 struct Outbound {
     serial: u32,
-    endpoint: (ResolverIdx, usize),
     socket: UdpSocket,
+    /// Where questions forwarded over TCP leave from too.
+    departure: tcp::Departure,
 }
 
 /// A socket a port of this machine wants, by the port's serial.
@@ -154,7 +167,9 @@ struct AzureDns {
     outbound: Vec<Outbound>,
     /// By outbound endpoint's serial and the id sent.
     pending: InFlight,
-    tcp: tcp::TcpAskers,
+    /// The server of the answering addresses' TCP connections (none when
+    /// it could not start: UDP is answered still).
+    tcp: Option<tcp::TcpServer>,
     next_id: u16,
     /// Ports whose socket could not be opened, by serial, and when to try
     /// again.
@@ -242,30 +257,52 @@ impl AzureDns {
                 Role::Answer { .. } => Some(SocketAddr::new(address, port)),
                 Role::Send { .. } => None,
             };
-            match bind_in(w.netns, SocketAddr::new(address, port), listening) {
-                Ok((socket, listener)) => match (w.role, listener) {
-                    (Role::Answer { view, proxy, .. }, Some(listener)) => {
-                        self.served.push(Served {
-                            serial: w.serial,
-                            view,
-                            socket,
-                            listener,
-                            proxy,
-                        })
-                    }
-                    (Role::Send { endpoint, .. }, _) => self.outbound.push(Outbound {
-                        serial: w.serial,
-                        endpoint,
-                        socket,
-                    }),
-                    (Role::Answer { .. }, None) => {}
-                },
-                Err(error) => {
-                    tracing::warn!("Azure DNS cannot open {address} in {}: {error:#}", w.netns);
-                    self.failed.push((w.serial, now + RETRY));
-                }
+            let opened = bind_in(w.netns, SocketAddr::new(address, port), listening)
+                .and_then(|(socket, listener)| self.open(&w, socket, listener));
+            if let Err(error) = opened {
+                tracing::warn!("Azure DNS cannot open {address} in {}: {error:#}", w.netns);
+                self.failed.push((w.serial, now + RETRY));
             }
         }
+        if let Some(tcp) = &self.tcp {
+            tcp.leave_from(self.outbound.iter().map(|o| o.departure.clone()).collect());
+        }
+    }
+
+    /// Keeps the sockets opened for `w`: an answering address's, its TCP
+    /// listener given to the TCP server, or an outbound endpoint's.
+    fn open(
+        &mut self,
+        w: &Wanted<'_>,
+        socket: UdpSocket,
+        listener: Option<TcpListener>,
+    ) -> anyhow::Result<()> {
+        match (&w.role, listener) {
+            (Role::Answer { view, proxy, .. }, Some(listener)) => {
+                let accepting = match &self.tcp {
+                    Some(tcp) => Some(tcp.listen(*view, listener)?),
+                    None => None,
+                };
+                self.served.push(Served {
+                    serial: w.serial,
+                    view: *view,
+                    socket,
+                    _accepting: accepting,
+                    proxy: proxy.clone(),
+                });
+            }
+            (Role::Send { endpoint, address }, _) => self.outbound.push(Outbound {
+                serial: w.serial,
+                socket,
+                departure: tcp::Departure {
+                    endpoint: *endpoint,
+                    netns: w.netns.into(),
+                    address: *address,
+                },
+            }),
+            (Role::Answer { .. }, None) => {}
+        }
+        Ok(())
     }
 
     /// Reads and answers what waits on the sockets, for at most one tick.
@@ -276,8 +313,6 @@ impl AzureDns {
         }
         let mut fds: Vec<PollFd> = (self.served.iter().map(|s| s.socket.as_fd()))
             .chain(self.outbound.iter().map(|o| o.socket.as_fd()))
-            .chain(self.served.iter().map(|s| s.listener.as_fd()))
-            .chain(self.tcp.fds())
             .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
             .collect();
         let timeout = PollTimeout::try_from(TICK).unwrap_or(PollTimeout::NONE);
@@ -288,16 +323,6 @@ impl AzureDns {
             _ => return,
         };
         let answering = self.served.len();
-        let datagrams = answering + self.outbound.len();
-        let (ready, streams) = ready.split_at(datagrams);
-        let (listeners, askers) = streams.split_at(answering);
-        for (served, ready) in self.served.iter().zip(listeners) {
-            if *ready {
-                let at = (served.serial, served.view);
-                self.tcp.accept(at, &served.listener, &self.counters);
-            }
-        }
-        self.tcp.read(snapshot, askers, out, &self.counters);
         for (i, &ready) in ready.iter().enumerate() {
             if !ready {
                 continue;
@@ -363,8 +388,11 @@ impl AzureDns {
         target: usize,
         out: &mut Vec<u8>,
     ) {
-        let outbound = (forwarded.forward.outbound.iter())
-            .find_map(|e| self.outbound.iter().position(|o| o.endpoint == *e));
+        let outbound = (forwarded.forward.outbound.iter()).find_map(|e| {
+            self.outbound
+                .iter()
+                .position(|o| o.departure.endpoint == *e)
+        });
         let destination = forwarded.forward.targets.get(target).copied();
         let (Some(o), Some(destination), true) =
             (outbound, destination, self.pending.len() < MAX_PENDING)
@@ -465,9 +493,6 @@ impl AzureDns {
             }
             self.serve(&current.snapshot, &mut datagram, &mut out);
             self.expire(&mut out);
-            // TCP askers past their deadline go, whatever came.
-            self.tcp
-                .read(&current.snapshot, &[], &mut out, &self.counters);
         }
     }
 }
@@ -533,15 +558,23 @@ pub(in crate::daemon) fn start(
     stop: Arc<AtomicBool>,
     (faults, panics): (Arc<Faults>, Arc<ThreadPanics>),
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let connection_panics = panics.clone();
     threads::spawn_supervised(
         "vnetd-azure-dns",
         ThreadKind::AzureDns,
         "Azure DNS",
         (panics, stop.clone()),
         move || {
+            let tcp =
+                tcp::TcpServer::start(plane.clone(), counters.clone(), connection_panics.clone());
+            let tcp = (tcp.map_err(|error| {
+                tracing::warn!("Azure DNS answers no TCP: {error:#}");
+            }))
+            .ok();
             let mut dns = AzureDns {
                 counters: counters.clone(),
                 query_log: Some(query_log.clone()),
+                tcp,
                 ..AzureDns::default()
             };
             dns.run(&plane, &stop, &faults)

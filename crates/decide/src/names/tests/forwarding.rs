@@ -2,7 +2,8 @@
 //! unless a linked zone of at least as long a domain holds it (the zone
 //! then answers, NXDOMAIN included); the longest rule wins; a CNAME that
 //! leads into a rule's domain is forwarded from there; and on the wire the
-//! question sent on and the answer relayed back.
+//! question sent on and the answer relayed back, truncated over UDP when
+//! it is too long or the target's was, whole over TCP.
 
 use super::super::*;
 use crate::topology::{parse_str, RecordData};
@@ -159,4 +160,60 @@ fn on_the_wire_the_rest_is_asked_and_the_answer_relayed_after_the_cnames() {
     // No target answered: SERVFAIL, the CNAME kept.
     let outcome = relay(&query, &forwarded, None, &mut answer);
     assert!(matches!(outcome, Outcome::Answered(a) if a.rcode == Rcode::ServFail));
+}
+
+/// The target's answer to the question forwarded for `query`: `count`
+/// addresses, and TC when `truncated`.
+fn upstream_answer(query: &[u8], count: u8, truncated: bool) -> Vec<u8> {
+    let asked = Message::from_vec(query).unwrap();
+    let mut upstream = Message::response(0x0707, OpCode::Query);
+    upstream.add_query(asked.queries[0].clone());
+    upstream.metadata.truncation = truncated;
+    for n in 0..count {
+        upstream.add_answer(Record::from_rdata(
+            asked.queries[0].name().clone(),
+            60,
+            RData::A(A::new(192, 168, 2, n)),
+        ));
+    }
+    upstream.to_vec().unwrap()
+}
+
+#[test]
+fn a_long_answer_is_truncated_over_udp_and_relayed_whole_over_tcp() {
+    let (t, n) = tables();
+    let query = query_bytes("app.corp.contoso.com.", 0x4242);
+    let mut out = Vec::new();
+    let Outcome::Forward(forwarded) = n.answer(hub(&t), &query, &mut out) else {
+        panic!("forwarded")
+    };
+    let truncated = |outcome: &Outcome, out: &[u8]| {
+        let relayed = Message::from_vec(out).unwrap();
+        assert_eq!(relayed.metadata.id, 0x4242);
+        match outcome {
+            Outcome::Answered(a) => {
+                assert_eq!(a.truncated, relayed.metadata.truncation);
+                assert_eq!(a.answers, relayed.answers.len());
+                (a.truncated, a.answers)
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    // 100 addresses: past 512 bytes over UDP, all of them over TCP.
+    let long = upstream_answer(&query, 100, false);
+    let outcome = relay(&query, &forwarded, Some(&long), &mut out);
+    assert_eq!(truncated(&outcome, &out), (true, 0));
+    let outcome = relay_tcp(&query, &forwarded, Some(&long), &mut out);
+    assert_eq!(truncated(&outcome, &out), (false, 100));
+    // The target's own UDP answer cut short (TC with what fitted): the
+    // asker's is cut short too, though what came would fit.
+    let cut = upstream_answer(&query, 3, true);
+    let outcome = relay(&query, &forwarded, Some(&cut), &mut out);
+    assert_eq!(truncated(&outcome, &out), (true, 0));
+    // A short answer goes whole either way.
+    let short = upstream_answer(&query, 3, false);
+    let outcome = relay(&query, &forwarded, Some(&short), &mut out);
+    assert_eq!(truncated(&outcome, &out), (false, 3));
+    let outcome = relay_tcp(&query, &forwarded, Some(&short), &mut out);
+    assert_eq!(truncated(&outcome, &out), (false, 3));
 }
