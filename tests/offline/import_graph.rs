@@ -106,15 +106,38 @@ fn resolve(here: &[String], path: &[String]) -> Vec<String> {
     base
 }
 
-/// The code lines of a file that count: up to its test module, without
-/// comments, with a `use` written over several lines joined into one.
+/// The code lines of a file that count: without comments, with a `use`
+/// written over several lines joined into one, up to its inline test
+/// module (a test module declared as a file of its own, `#[cfg(test)]
+/// mod tests;`, is skipped and the reading goes on).
 fn code_lines(text: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut open_use: Option<String> = None;
-    for line in text
-        .lines()
-        .take_while(|line| !line.trim_start().starts_with("#[cfg(test)]"))
-    {
+    let mut skip_next = false;
+    let all: Vec<&str> = text.lines().collect();
+    for (at, line) in all.iter().enumerate() {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if line.trim_start().starts_with("#[cfg(test)]") {
+            let rest = line.trim_start().trim_start_matches("#[cfg(test)]").trim();
+            let declared_here = rest.starts_with("mod ") && rest.ends_with(';');
+            if declared_here {
+                continue;
+            }
+            // `#[cfg(test)]` alone on its line: what follows is the item.
+            if rest.is_empty() {
+                skip_next = true;
+                let next = all.get(at + 1).map_or("", |l| l.trim());
+                if next.starts_with("mod ") && next.ends_with(';') {
+                    continue;
+                }
+                if next.starts_with("use ") || next.starts_with("pub(crate) use ") {
+                    continue;
+                }
+            }
+            break;
+        }
         let code = line.split("//").next().unwrap_or("");
         let joined = match open_use.take() {
             Some(mut head) => {
@@ -237,6 +260,9 @@ struct SourceFile {
     imported: BTreeMap<String, Option<Vec<String>>>,
     /// The modules it re-exports whole (`pub use a::*`).
     globs: Vec<Vec<String>>,
+    /// The modules it brings in whole (`use super::*`), re-exported or
+    /// not: it uses such a module's file when it names one of its items.
+    glob_uses: Vec<Vec<String>>,
 }
 
 /// Whether a line of code is a `use` (of any visibility), and whether it
@@ -282,6 +308,7 @@ fn read_source(src: &Path, file: &Path, modules: &BTreeMap<Vec<String>, usize>) 
         .collect();
     let mut imported = BTreeMap::new();
     let mut globs = Vec::new();
+    let mut glob_uses = Vec::new();
     for code in &code_lines(&text) {
         let Some(exported) = use_line(code) else {
             continue;
@@ -312,6 +339,9 @@ fn read_source(src: &Path, file: &Path, modules: &BTreeMap<Vec<String>, usize>) 
                 None => (path.clone(), path.last().cloned().unwrap_or_default()),
             };
             if modules.contains_key(&path) {
+                if glob {
+                    glob_uses.push(path.clone());
+                }
                 if glob && exported {
                     globs.push(path.clone());
                 }
@@ -331,6 +361,7 @@ fn read_source(src: &Path, file: &Path, modules: &BTreeMap<Vec<String>, usize>) 
         names,
         imported,
         globs,
+        glob_uses,
     }
 }
 
@@ -397,7 +428,23 @@ fn file_imports(src: &Path) -> BTreeSet<(String, String)> {
         .collect();
     let mut edges = BTreeSet::new();
     for (i, source) in sources.iter().enumerate() {
-        for code in &code_lines(&source.text) {
+        let lines = code_lines(&source.text);
+        let words: BTreeSet<&str> = lines
+            .iter()
+            .flat_map(|l| l.split(|c: char| !c.is_ascii_alphanumeric() && c != '_'))
+            .collect();
+        for glob in &source.glob_uses {
+            let at = modules[glob];
+            if at != i
+                && sources[at]
+                    .items
+                    .iter()
+                    .any(|item| words.contains(item.as_str()))
+            {
+                edges.insert((source.name.clone(), sources[at].name.clone()));
+            }
+        }
+        for code in &lines {
             for full in full_paths(code, &source.here, &source.names) {
                 if let Some(target) =
                     defining_file(&full, &modules, &sources, 0).filter(|t| *t != i)
@@ -491,11 +538,22 @@ const STILL_KNOTTED: &[&str] = &[
     "crates/decide/src/graph/dot.rs",
     "crates/decide/src/graph/mermaid.rs",
     "crates/decide/src/graph/mod.rs",
+    "crates/decide/src/names/loops.rs",
+    "crates/decide/src/names/mod.rs",
+    "crates/decide/src/names/resolution.rs",
+    "crates/decide/src/names/wire.rs",
+    "crates/decide/src/names/zones.rs",
     "crates/decide/src/snapshot/changes.rs",
     "crates/decide/src/snapshot/edge.rs",
     "crates/decide/src/snapshot/firewalls.rs",
     "crates/decide/src/snapshot/mod.rs",
     "crates/decide/src/snapshot/stages.rs",
+    "crates/import/src/az/model.rs",
+    "crates/import/src/az/model/dns.rs",
+    "crates/import/src/az/model/edge.rs",
+    "crates/import/src/az/model/firewall.rs",
+    "crates/import/src/az/model/load_balancers.rs",
+    "crates/import/src/az/model/virtual_wan.rs",
     "crates/model/src/plan/diff.rs",
     "crates/model/src/plan/mod.rs",
     "crates/model/src/plan/names.rs",
@@ -534,8 +592,21 @@ const STILL_KNOTTED: &[&str] = &[
     "crates/model/src/topology/decode/values.rs",
     "crates/model/src/topology/decode/virtual_wan.rs",
     "crates/model/src/topology/model.rs",
+    "crates/model/src/topology/model/dns.rs",
+    "crates/model/src/topology/model/edge.rs",
+    "crates/model/src/topology/model/expectations.rs",
     "crates/model/src/topology/model/express_route.rs",
+    "crates/model/src/topology/model/firewalls.rs",
+    "crates/model/src/topology/model/flow_logs.rs",
+    "crates/model/src/topology/model/load_balancers.rs",
+    "crates/model/src/topology/model/named.rs",
+    "crates/model/src/topology/model/network_managers.rs",
     "crates/model/src/topology/model/placement.rs",
+    "crates/model/src/topology/model/realism.rs",
+    "crates/model/src/topology/model/route_servers.rs",
+    "crates/model/src/topology/model/services.rs",
+    "crates/model/src/topology/model/sites.rs",
+    "crates/model/src/topology/model/virtual_wan.rs",
     "crates/model/src/topology/resolve.rs",
     "crates/model/src/topology/resolve/edge.rs",
     "crates/model/src/topology/resolve/fabric_names.rs",
@@ -554,6 +625,8 @@ const STILL_KNOTTED: &[&str] = &[
     "src/daemon/changing/hybrid/reconcile.rs",
     "src/daemon/changing/hybrid/specs.rs",
     "src/daemon/changing/hybrid/supervision.rs",
+    "src/daemon/changing/lb.rs",
+    "src/daemon/changing/lb/targets.rs",
 ];
 
 #[test]
@@ -664,5 +737,37 @@ fn bare_child_paths_and_re_exports_are_read() {
             "knotted/child.rs".to_owned(),
             "knotted/mod.rs".to_owned()
         ])]
+    );
+}
+
+/// A child that brings in its parent whole (`use super::*`) uses the
+/// parent's file when it names one of the parent's items; a test module
+/// declared near the top of a file does not end the reading of the rest.
+#[test]
+fn glob_imports_and_a_test_module_declared_early_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("a")).unwrap();
+    std::fs::write(src.join("lib.rs"), "mod a;\n").unwrap();
+    std::fs::write(
+        src.join("a.rs"),
+        "mod glob;\n#[cfg(test)]\nmod tests;\nmod quiet;\npub struct Shared;\nfn f() { glob::work(); quiet::rest() }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("a/glob.rs"),
+        "use super::*;\npub fn work() -> Option<Shared> { None }\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("a/quiet.rs"), "use super::*;\npub fn rest() {}\n").unwrap();
+    let edges = file_imports(&src);
+    let edge = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        edges,
+        BTreeSet::from([
+            edge("a.rs", "a/glob.rs"),
+            edge("a.rs", "a/quiet.rs"),
+            edge("a/glob.rs", "a.rs"),
+        ])
     );
 }
