@@ -35,7 +35,7 @@ mod status;
 mod targets;
 
 use targets::primary_ipv4;
-pub use targets::{health_for, probe_targets, TargetSpec};
+pub use targets::{health_for, probe_targets, probe_timeout, TargetSpec, MAX_PROBE_TIMEOUT};
 
 use crate::daemon::forwarding::plane::PublishedPlane;
 use crate::daemon::forwarding::port_id::PortId;
@@ -61,23 +61,6 @@ use std::time::{Duration, Instant, SystemTime};
 /// How often the prober looks at the plane, takes in finished probes and
 /// starts the ones due.
 pub const TICK: Duration = Duration::from_millis(200);
-
-/// The longest a probe may take, as Azure's probes: the interval, but at
-/// most 30 s.
-pub const MAX_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What a probe's timeout leaves of its interval, so that it has given up
-/// before the next one is due.
-const TIMEOUT_MARGIN: Duration = Duration::from_millis(250);
-
-/// How long a probe of `interval` waits for its answer.
-pub fn probe_timeout(interval: Duration) -> Duration {
-    let bound = interval.min(MAX_PROBE_TIMEOUT);
-    bound
-        .saturating_sub(TIMEOUT_MARGIN)
-        .max(bound / 2)
-        .max(Duration::from_millis(10))
-}
 
 /// What the probes found about one backend.
 #[derive(Debug, Clone, PartialEq, Eq)]

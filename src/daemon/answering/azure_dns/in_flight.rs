@@ -21,7 +21,11 @@
 use crate::names::Forwarded;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 use std::time::Instant;
+
+/// How long a rule's target has to answer before the next is asked.
+pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Identical questions forwarded and waiting at once: one more is a loop
 /// going round, answered SERVFAIL without being forwarded, and counted

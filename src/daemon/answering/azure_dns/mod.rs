@@ -38,9 +38,13 @@
 //! (its server on the shared listener, its bounds, its forwarding over
 //! TCP); [`proxy_log`] the rows of the firewalls' DNS proxy log.
 
+pub mod counters;
 pub mod in_flight;
 pub mod proxy_log;
 pub mod tcp;
+
+pub use counters::DnsCounters;
+pub use in_flight::FORWARD_TIMEOUT;
 
 use crate::daemon::forwarding::plane::{Plane, PublishedPlane};
 use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};
@@ -50,12 +54,13 @@ use crate::names::{forward_query, relay, Forwarded, Outcome};
 use crate::plan::PortKind;
 use crate::snapshot::Snapshot;
 use crate::topology::{ResolverIdx, VnetIdx, AZURE_DNS};
+use counters::count;
 use in_flight::{InFlight, Pending};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,47 +80,11 @@ const BURST: usize = 64;
 /// The largest datagram read.
 const MAX_DATAGRAM: usize = 4096;
 
-/// How long a rule's target has to answer before the next is asked.
-pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// Forwarded questions waiting at once; one more is answered SERVFAIL.
 pub const MAX_PENDING: usize = 1024;
 
 /// What each UDP socket may hold for the thread.
 const RECEIVE_BUFFER: usize = 4 << 20;
-
-/// What Azure DNS was asked and what became of it, for `stats` and the
-/// metrics.
-#[derive(Debug, Default)]
-pub struct DnsCounters {
-    /// Datagrams read from the answering sockets.
-    pub queries: AtomicU64,
-    /// Answers sent (NXDOMAIN and SERVFAIL among them).
-    pub answers: AtomicU64,
-    /// Datagrams that were not a DNS query: dropped.
-    pub malformed: AtomicU64,
-    /// Answers the socket would not send.
-    pub send_failed: AtomicU64,
-    /// Queries a forwarding rule sent on from an outbound endpoint (each
-    /// target asked counts once), over UDP or TCP as they came.
-    pub forwarded: AtomicU64,
-    /// Forwarded queries a target did not answer in time (over TCP: or
-    /// refused, or closed without an answer).
-    pub forward_timeouts: AtomicU64,
-    /// Questions answered SERVFAIL without being forwarded: more than
-    /// [`in_flight::MAX_IDENTICAL_IN_FLIGHT`] of them would have waited at
-    /// once, a forwarding loop going round.
-    pub forward_loops_cut: AtomicU64,
-    /// TCP connections closed at once: their source address held
-    /// [`tcp::MAX_TCP_PER_SOURCE`] on that address already.
-    pub tcp_refused_per_source: AtomicU64,
-    /// TCP connections closed at once: [`tcp::MAX_TCP`] were held already.
-    pub tcp_refused_at_capacity: AtomicU64,
-}
-
-pub(super) fn count(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
 
 /// A socket that answers: Azure DNS's of a VNet, or an inbound endpoint's
 /// (answering as Azure DNS of its resolver's VNet).

@@ -31,7 +31,8 @@
 //! bound refuses the turn past [`MAX_TCP_PER_SOURCE`], and SERVFAIL
 //! unwinds the loop.
 
-use super::{count, DnsCounters, FORWARD_TIMEOUT};
+use super::counters::{count, DnsCounters};
+use super::in_flight::FORWARD_TIMEOUT;
 use crate::daemon::forwarding::plane::PublishedPlane;
 use crate::daemon::threads::{ThreadKind, ThreadPanics};
 use crate::host::listener::{self, Accepting, Client, Limits};

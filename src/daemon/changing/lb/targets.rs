@@ -4,6 +4,23 @@
 
 use super::*;
 
+/// The longest a probe may take, as Azure's probes: the interval, but at
+/// most 30 s.
+pub const MAX_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a probe's timeout leaves of its interval, so that it has given up
+/// before the next one is due.
+const TIMEOUT_MARGIN: Duration = Duration::from_millis(250);
+
+/// How long a probe of `interval` waits for its answer.
+pub fn probe_timeout(interval: Duration) -> Duration {
+    let bound = interval.min(MAX_PROBE_TIMEOUT);
+    bound
+        .saturating_sub(TIMEOUT_MARGIN)
+        .max(bound / 2)
+        .max(Duration::from_millis(10))
+}
+
 /// One probe of one backend: what to check, from where, how often.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetSpec {
