@@ -631,12 +631,6 @@ const STILL_KNOTTED: &[&str] = &[
     "crates/model/src/topology/resolve/services.rs",
     "crates/model/src/topology/resolve/sites.rs",
     "crates/model/src/topology/resolve/virtual_wan.rs",
-    "src/daemon/changing/hybrid/edge.rs",
-    "src/daemon/changing/hybrid/hub_speakers.rs",
-    "src/daemon/changing/hybrid/mod.rs",
-    "src/daemon/changing/hybrid/reconcile.rs",
-    "src/daemon/changing/hybrid/specs.rs",
-    "src/daemon/changing/hybrid/supervision.rs",
 ];
 
 #[test]

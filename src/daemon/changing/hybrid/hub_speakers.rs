@@ -17,8 +17,8 @@
 //! appliances holds the branches' routes with branch-to-branch traffic
 //! ([`hub_router_exports`]).
 
+use super::daemons::{lock, InstanceSpeaker};
 use super::watch::LearnedBook;
-use super::{lock, InstanceSpeaker};
 use crate::host::routing::gobgp::{Announcement, GobgpSpec};
 use crate::policy::gateways::LearnedRoutes;
 use crate::policy::virtual_wan::{hub_gateway_exports, hub_router_exports, HubGatewayExports};

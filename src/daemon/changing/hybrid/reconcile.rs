@@ -18,6 +18,9 @@
 //! - what a site's `latency_ms`, a link's impairments or a VM's size
 //!   change lives in the daemon's tables, not here, and touches nothing.
 
+use super::daemons::{lock, InstanceSpeaker, SiteRouter, SupervisedRouter};
+use super::running::{Hybrid, HybridChanges};
+use super::specs::RUN_DIR;
 use super::specs::{
     appliance_is_local, appliance_router_spec, gobgp_neighbors, host_routes, originated_by,
     route_server_is_local, site_peer_links, site_router_spec, site_spec,
@@ -25,7 +28,6 @@ use super::specs::{
 use super::specs::{v4, v4_nets};
 use super::supervision::Supervision;
 use super::watch::{Watch, Watcher};
-use super::{lock, Hybrid, InstanceSpeaker, SiteRouter, SupervisedRouter, RUN_DIR};
 use crate::host::netlink;
 use crate::host::routing::bird::BirdRouter;
 use crate::host::routing::frr::FrrRouter;
@@ -50,25 +52,6 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-
-/// What bringing the hybrid half to a topology did, in words for the
-/// summary of an `apply`.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct HybridChanges {
-    /// Parts started that did not run before.
-    pub added: Vec<String>,
-    /// Parts changed in place, each with what changed.
-    pub changed: Vec<String>,
-    /// Parts stopped and built again, each with what is lost with it.
-    pub rebuilt: Vec<String>,
-    /// Parts stopped for good.
-    pub removed: Vec<String>,
-    /// Router namespaces built anew: the tunnels in them are new too.
-    pub rebuilt_routers: Vec<String>,
-    /// Faults met on the way that did not stop it (a site's namespace
-    /// that could not be removed), each said in the log too.
-    pub warnings: Vec<String>,
-}
 
 /// What one speaker should be: a gateway instance's, or a circuit's edge
 /// router's (named `gateway`, instance 0).
@@ -114,7 +97,7 @@ fn speaker_plans(topo: &Topology, learned: &LearnedRoutes) -> Vec<SpeakerPlan> {
         hold_secs: BGP_HOLD.as_secs() as u32,
         max_prefixes: u32::try_from(MAX_LEARNED_PREFIXES).expect("the prefix limit fits a u32"),
     };
-    let mut plans: Vec<SpeakerPlan> = super::edge::edge_speakers(topo, limits, RUN_DIR)
+    let mut plans: Vec<SpeakerPlan> = super::circuits::edge_speakers(topo, limits, RUN_DIR)
         .into_iter()
         .map(|(name, spec)| SpeakerPlan {
             label: format!("Microsoft edge router {name}"),

@@ -2,7 +2,6 @@
 //! sites, the gateway instances' BGP sessions, the site routers' specs, and
 //! which routing daemons a lab needs.
 
-use super::RUN_DIR;
 use crate::host::routing::gobgp::GobgpNeighbor;
 use crate::host::routing::{BgpNeighbor, BgpRouterSpec, ProgramSearch, Suite};
 use crate::host::site::{SiteHostSpec, SiteSpec};
@@ -19,6 +18,11 @@ use crate::topology::{
 use ipnet::{IpNet, Ipv4Net};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+
+/// Where the routing daemons keep their configuration, sockets and logs,
+/// one directory per namespace. Not under `/run/vnetd`, which only root may
+/// enter: FRR's daemons run as the `frr` user.
+pub const RUN_DIR: &str = "/run/vnetd-bgp";
 
 /// A site as the host layer builds it: its routers' namespaces, each host
 /// on a link of its own to each router, with the prefix of the site range

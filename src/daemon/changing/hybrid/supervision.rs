@@ -148,29 +148,6 @@ fn one_line(text: &str) -> String {
 /// API's report, filled here.
 pub use crate::api::RoutingDaemonReport as RoutingDaemon;
 
-/// How often the supervisor looks after the routing daemons.
-const SUPERVISE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// Looks after the routing daemons ([`super::Roster::supervise`]): reaps
-/// and restarts them, and lets sessions the prefix limit dropped up again.
-/// It reads which daemons the lab runs from what was published, so it
-/// never waits for an `apply`; a daemon an `apply` stops meanwhile is
-/// marked stopped for good under its own lock, and left alone.
-pub(crate) fn supervise_routing(
-    routing: &arc_swap::ArcSwapOption<super::Roster>,
-    stop: &std::sync::atomic::AtomicBool,
-    faults: &crate::daemon::threads::Faults,
-) {
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        std::thread::sleep(SUPERVISE_EVERY);
-        faults.check(crate::daemon::threads::ThreadKind::BgpWatcher);
-        let Some(roster) = routing.load_full() else {
-            return;
-        };
-        roster.supervise();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
