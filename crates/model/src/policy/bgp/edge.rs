@@ -26,7 +26,7 @@
 //!   of a customer edge's table shows the VNets with the path `12076`
 //!   alone).
 
-use super::v4;
+use super::ipv4::v4;
 use crate::topology::{CircuitIdx, ConnectionPeer, Topology, MICROSOFT_EDGE_ASN};
 use std::net::Ipv4Addr;
 

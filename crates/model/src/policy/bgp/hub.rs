@@ -8,10 +8,12 @@
 //! withholds 0.0.0.0/0 from the branches whose connection does not
 //! propagate the default route.
 
-use super::{instance_neighbors, instances_in_session, served_ranges, v4, v4_nets, Speaker};
-use super::{SpeakerId, Topology};
+use super::ipv4::{v4, v4_nets};
+use super::neighbors::instance_neighbors;
+use super::speaker::{instances_in_session, Speaker, SpeakerId};
+use crate::policy::gateways::served_ranges;
 use crate::policy::virtual_wan::HubGatewayExports;
-use crate::topology::GatewayIdx;
+use crate::topology::{GatewayIdx, Topology};
 use ipnet::Ipv4Net;
 
 /// The speakers of the instances of hub VPN gateway `g` that hold a

@@ -15,7 +15,8 @@
 //! address no router holds is refused or warned about by the file's own
 //! checks (`topology::resolve`).
 
-use super::{BgpModel, SpeakerId};
+use super::fixpoint::BgpModel;
+use super::speaker::SpeakerId;
 use crate::topology::{ConnectionPeer, Diagnostic, GatewayIdx, Severity, Topology};
 use std::collections::BTreeSet;
 use std::net::IpAddr;

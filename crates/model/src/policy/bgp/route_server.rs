@@ -12,10 +12,9 @@
 //! - An appliance originates its `bgp_announce` prefixes and passes
 //!   nothing on.
 
-use super::{
-    instances_in_session, v4, v4_nets, InstanceNeighbor, Neighbor, RouterNeighbor, Speaker,
-    SpeakerId,
-};
+use super::ipv4::{v4, v4_nets};
+use super::neighbors::{instance_neighbors, InstanceNeighbor, RouterNeighbor};
+use super::speaker::{instances_in_session, Neighbor, Speaker, SpeakerId};
 use crate::policy::route_server::served_ranges;
 use crate::topology::{
     GatewayIdx, GatewayType, RouteServerIdx, Topology, MICROSOFT_EDGE_ASN, ROUTE_SERVER_ASN,
@@ -72,7 +71,7 @@ pub fn express_route_transit(topo: &Topology, gateway: GatewayIdx) -> Option<Vec
         return None;
     }
     Some(
-        super::instance_neighbors(topo, gateway)
+        instance_neighbors(topo, gateway)
             .into_iter()
             .filter(|n| n.asn == MICROSOFT_EDGE_ASN)
             .map(|n| n.address)

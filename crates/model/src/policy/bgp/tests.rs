@@ -3,7 +3,9 @@
 //! sessions that cannot come up.
 
 use super::*;
-use crate::topology::{parse_str, ByName};
+use crate::policy::gateways::{LearnedRoutes, MAX_LEARNED_PREFIXES};
+use crate::topology::{parse_str, ByName, GatewayIdx, RouteServerIdx, Topology};
+use ipnet::IpNet;
 
 const TRIANGLE: &str = include_str!("../../../../../config/vnet2vnet-triangle.yaml");
 

@@ -12,21 +12,12 @@
 //!   instances disagree, the shorter path wins.
 //! - The appliance's own VNet does not receive back what its appliance
 //!   announced (as a connection's own prefixes are not sent back).
-//! - What the router announces to the appliance: the hub's prefix, and the
-//!   prefixes of the tables the appliances' connections are associated
-//!   with (0.0.0.0/0 where the connection propagates the default route):
-//!   VNets, static routes, routing intent, and with branch-to-branch
-//!   traffic the branches' and circuits' routes ("NVA in virtual networks
-//!   connected to a virtual hub can learn virtual hub gateway … routes";
-//!   "Branch-to-branch must be on for the NVA to exchange routes with
-//!   VPN/ER sites"). They carry the router's ASN alone: Azure documents no
-//!   longer path towards an appliance (vnetd's choice, in the book).
 
 use super::branches::{keep_shortest, learned_candidates};
-use super::{hub_table_routes, HubHop, HubOrigin, HubRoute};
+use super::route::{HubHop, HubOrigin, HubRoute};
 use crate::policy::learned::LearnedRoutes;
 use crate::topology::model::*;
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::IpNet;
 use std::net::IpAddr;
 
 /// The prefixes the appliance of BGP connection `connection` of `hub`
@@ -82,47 +73,4 @@ pub(super) fn appliance_candidates(
             connection,
         },
     )
-}
-
-/// What the router of `hub` announces to its appliances, in prefix order:
-/// its own prefix and the routes of the tables their connections are
-/// associated with, by the module's rules; `learned` is what the hubs'
-/// gateways learned from their branches and circuits.
-pub fn hub_router_exports(
-    topo: &Topology,
-    learned: &LearnedRoutes,
-    hub: VirtualHubIdx,
-) -> Vec<Ipv4Net> {
-    let h = &topo.virtual_hubs[hub];
-    let branch_to_branch = topo.virtual_wans[h.wan].branch_to_branch;
-    let mut out = vec![h.address_prefix];
-    for b in &h.bgp_connections {
-        let c = &h.connections[b.connection];
-        let rows: Vec<HubRoute> = hub_table_routes(topo, learned, hub, c.associated);
-        for r in rows {
-            let IpNet::V4(prefix) = r.prefix else {
-                continue;
-            };
-            if prefix.prefix_len() == 0 && !c.internet_security {
-                continue;
-            }
-            let branch = matches!(
-                r.hop,
-                HubHop::VpnGateway { .. }
-                    | HubHop::RemoteBranch { .. }
-                    | HubHop::ExpressRouteGateway { .. }
-                    | HubHop::RemoteCircuit { .. }
-            );
-            // What this hub's appliances announced, the router's speakers
-            // pass on themselves (never back to the appliance it came from).
-            let appliance = matches!(r.hop, HubHop::BgpConnection { .. });
-            if (branch && !branch_to_branch) || appliance {
-                continue;
-            }
-            out.push(prefix);
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
 }

@@ -10,13 +10,13 @@
 //!   `Remote Hub`, with `65520-65520` before the path; 0.0.0.0/0 never
 //!   leaves its hub.
 //! - What the gateway advertises to the circuit is what the hub advertises
-//!   to a branch (`branches.rs`), less every route learned from a circuit,
+//!   to a branch (`exports.rs`), less every route learned from a circuit,
 //!   here or in another hub: no ExpressRoute-to-ExpressRoute transit
 //!   through the hubs ("Prefixes learned from one ExpressRoute circuit
 //!   aren't advertised to other ExpressRoute circuits unless Global Reach
 //!   is enabled").
 
-use super::{HubHop, HubOrigin, HubRoute};
+use super::route::{HubHop, HubOrigin, HubRoute};
 use crate::policy::gateways::{accepted, served_ranges};
 use crate::policy::learned::LearnedRoutes;
 use crate::topology::model::*;
