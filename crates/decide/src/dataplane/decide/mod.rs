@@ -160,7 +160,7 @@ fn decide_packet<C: Conntrack + ?Sized>(
     if let Err(reason) = sender_checks(snap, ingress, view) {
         return Verdict::dropped(reason, ingress);
     }
-    if view.key.dst == AZURE_DNS_IP || snap.nics[ingress].azure_dns {
+    if view.key.dst == AZURE_DNS_IP || snap.nics[ingress].kind.is_azure_dns() {
         if let Some(verdict) = azure_dns_hop(snap, ingress, view) {
             return verdict;
         }
@@ -192,7 +192,7 @@ fn decide_packet<C: Conntrack + ?Sized>(
             }
         }
     };
-    let decided = if snap.nics[ingress].internet {
+    let decided = if snap.nics[ingress].kind.is_internet() {
         edge::arrive(snap, flows, ingress, view, now_ms)
     } else if snap.nics[ingress].translated_frontends.is_empty() {
         match route_step(snap, ingress, &view.key) {
@@ -243,7 +243,7 @@ fn decide_packet<C: Conntrack + ?Sized>(
 #[inline(never)]
 fn azure_dns_hop(snap: &Snapshot, ingress: PortIdx, view: &PacketView) -> Option<Verdict> {
     let sender = &snap.nics[ingress];
-    if sender.azure_dns {
+    if sender.kind.is_azure_dns() {
         let asker = snap.forwarding.owner(sender.vnet, view.key.dst);
         return Some(match asker {
             Some(asker) => Verdict::Deliver(asker),
@@ -254,7 +254,7 @@ fn azure_dns_hop(snap: &Snapshot, ingress: PortIdx, view: &PacketView) -> Option
     if !dns {
         return None;
     }
-    if sender.gateway_port {
+    if sender.kind.enters_through_gateway() {
         return Some(Verdict::dropped(DropReason::NoDestination, ingress));
     }
     Some(match snap.azure_dns.get(sender.vnet).copied().flatten() {
@@ -337,7 +337,7 @@ fn receive<C: Conntrack + ?Sized>(
 /// receiver's tables, which its NSG stages just read.
 #[inline(always)]
 fn inbound_denial(snap: &Snapshot, receiver: PortIdx) -> DropReason {
-    if snap.nics[receiver].firewall {
+    if snap.nics[receiver].kind.is_firewall() {
         DropReason::FirewallDenied
     } else {
         DropReason::NsgInbound
