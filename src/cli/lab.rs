@@ -9,7 +9,6 @@ use super::converge::Reporter;
 use super::{load, render_diagnostics, say, say_err, Failure};
 use crate::api::client;
 use crate::daemon::control;
-use crate::plan::PortKind;
 use crate::topology::{self, Loaded, ParseOptions};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -107,7 +106,7 @@ pub(super) fn run_lab(asked: RunArgs) -> Result<(), Failure> {
     let summary: Vec<String> = plan
         .ports
         .iter_enumerated()
-        .filter(|(p, n)| plan.is_local(*p) && !matches!(n.kind, PortKind::AzureDns { .. }))
+        .filter(|(p, n)| plan.is_local(*p) && n.kind.listed())
         .map(|(_, n)| {
             let ips: Vec<String> = n
                 .ip_configurations

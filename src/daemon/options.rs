@@ -87,9 +87,10 @@ pub fn lab_size_errors(
     let Some(first_over) = plan.ports.iter().nth(MAX_NICS as usize) else {
         return Vec::new();
     };
-    let key = match first_over.kind {
-        crate::plan::PortKind::Vm => format!("network_interfaces[{}]", first_over.name),
-        _ => String::new(),
+    let key = if first_over.is_vm() {
+        format!("network_interfaces[{}]", first_over.name)
+    } else {
+        String::new()
     };
     vec![crate::topology::Diagnostic {
         file: topology.source.clone(),

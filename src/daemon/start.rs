@@ -236,9 +236,7 @@ impl Daemon {
         // What the log calls the lab's NICs: its ports but Azure DNS's,
         // which are the platform's.
         let local_ports = (plan.ports.iter_enumerated())
-            .filter(|(p, port)| {
-                plan.is_local(*p) && !matches!(port.kind, crate::plan::PortKind::AzureDns { .. })
-            })
+            .filter(|(p, port)| plan.is_local(*p) && port.kind.listed())
             .count();
         hybrid.start_routing(&topology, &watch)?;
         let ports = ports_of(&plan, specs, &mut lab, underlay.as_ref())?;

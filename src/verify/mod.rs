@@ -474,11 +474,7 @@ fn source_of(topology: &Topology, from: Endpoint, to: IpAddr) -> Result<Source, 
         }
         Endpoint::Internet(server) => {
             let plan = crate::plan::Plan::derive(topology);
-            let Some(port) = plan
-                .ports
-                .iter()
-                .find(|p| p.kind == crate::plan::PortKind::Internet)
-            else {
+            let Some(port) = plan.internet().map(|p| &plan.ports[p]) else {
                 return Err("the lab has no Internet to send from".to_string());
             };
             let address = topology

@@ -10,7 +10,6 @@
 use crate::api::FlowReport;
 use crate::graph::cytoscape::{appliance_route_edge_id, internet_edge_id, peering_edge_id};
 use crate::graph::{ApplianceHop, InternetLink, Picture};
-use crate::plan::PortKind;
 use crate::snapshot::edge::EgressHop;
 use crate::snapshot::Snapshot;
 use crate::topology::{NatGatewayIdx, SubnetRef, VnetIdx};
@@ -57,11 +56,7 @@ impl LinkMap {
         let mut map = LinkMap::default();
         // The Internet's port names a subnet only as a placeholder: its
         // addresses are in no VNet.
-        let in_vnets = snapshot
-            .plan
-            .ports
-            .iter()
-            .filter(|p| p.kind != PortKind::Internet);
+        let in_vnets = snapshot.plan.ports.iter().filter(|p| p.kind.in_vnet());
         for port in in_vnets {
             map.subnet_of_port.insert(port.name.clone(), port.subnet);
             for c in &port.ip_configurations {

@@ -259,10 +259,7 @@ fn by_resource(
     let snap = &plane.snapshot;
     let mut out: BTreeMap<String, NicStats> = BTreeMap::new();
     for port in &snap.plan.ports {
-        let name = match port.kind {
-            crate::plan::PortKind::Internet => Some(port.name.clone()),
-            _ => port.resource_name(&snap.topology),
-        };
+        let name = port.shown_as(&snap.topology);
         let (Some(name), Some(c)) = (name, counters.get(&port.name)) else {
             continue;
         };

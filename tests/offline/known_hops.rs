@@ -178,7 +178,7 @@ fn addresses(snap: &Snapshot) -> Vec<IpAddr> {
     let mut all: Vec<IpAddr> = snap
         .nics
         .iter()
-        .filter(|n| !n.azure_dns)
+        .filter(|n| !n.kind.is_azure_dns())
         .flat_map(|n| n.addresses.iter().copied())
         .collect();
     all.extend(snap.frontends.iter().map(|f| f.address));
@@ -452,7 +452,8 @@ fn a_flows_later_packets_take_its_known_hop() {
         let addresses = addresses(&snap);
         let mut pool = Vec::new();
         let mut ops = Vec::new();
-        let clients = (0..snap.nics.len()).filter(|&c| !snap.nics[PortIdx::new(c)].azure_dns);
+        let clients =
+            (0..snap.nics.len()).filter(|&c| !snap.nics[PortIdx::new(c)].kind.is_azure_dns());
         for client in clients {
             for server in 0..addresses.len() {
                 pool.push(Flow {

@@ -30,7 +30,6 @@ use crate::daemon::threads::{ThreadKind, ThreadPanics};
 use crate::host::listener::{self, Client, Limits};
 use crate::host::netns;
 use crate::host::request_name::{self, Asked, MAX_START};
-use crate::plan::PortKind;
 use crate::topology::{Access, ApplicationProtocol, FirewallIdx, Topology};
 use std::any::Any;
 use std::collections::HashMap;
@@ -429,7 +428,7 @@ impl FirewallProxies {
         let topology = &snapshot.topology;
         let mut wanted = Vec::new();
         for (p, port) in snapshot.plan.ports.iter_enumerated() {
-            let PortKind::Firewall { firewall } = port.kind else {
+            let Some(firewall) = port.kind.firewall() else {
                 continue;
             };
             let Some(serial) = plane.ports.get(p).map(|s| s.serial) else {

@@ -33,7 +33,7 @@ use crate::daemon::threads::{ThreadKind, ThreadPanics};
 use crate::host::listener::{self, Arrival, Client, Limits};
 use crate::host::netns;
 use crate::host::tls::TlsAcceptor;
-use crate::plan::PortKind;
+use crate::plan::ports::Servers;
 use crate::topology::Topology;
 use std::any::Any;
 use std::collections::HashMap;
@@ -386,8 +386,8 @@ impl Responders {
                 continue;
             }
             let netns = port.netns.as_str();
-            match port.kind {
-                PortKind::PrivateEndpoint { endpoint } => {
+            match port.kind.servers() {
+                Servers::PaasFace(endpoint) => {
                     for listen in [HTTP_PORT, HTTPS_PORT] {
                         wanted.push(Wanted {
                             key: (serial, 0, listen),
@@ -398,7 +398,7 @@ impl Responders {
                         });
                     }
                 }
-                PortKind::Internet => {
+                Servers::Internet => {
                     let faces = crate::plan::ports::internet::paas_public_faces(&snapshot.topology);
                     let servers = snapshot.topology.edge.servers();
                     for (i, (address, public_name)) in faces.into_iter().enumerate() {
@@ -449,7 +449,7 @@ impl Responders {
                         }
                     }
                 }
-                _ => {}
+                Servers::None => {}
             }
         }
         self.running

@@ -1,12 +1,14 @@
-//! Bringing up a port of the lab plan on the host, one function per kind of
-//! port: the namespace (or, for a site tunnel, the existing router
+//! Bringing up a port of the lab plan on the host, one function per way
+//! its kind says it is brought up ([`crate::plan::ports::BringUp`]): the
+//! namespace (or, for a site tunnel, the existing router
 //! namespace) its TUN is in, with the addresses, routes and forwarding the
 //! kind needs. Every port's TUN has one queue per worker and does not block.
 //! A port goes with its namespace; a site's tunnels go with the site's
 //! router (see `hybrid`).
 
 use crate::host::NamespaceSpec;
-use crate::plan::{Port, PortKind};
+use crate::plan::ports::BringUp;
+use crate::plan::Port;
 use crate::topology::{NicIdx, Topology};
 use ipnet::{IpNet, Ipv4Net};
 
@@ -18,47 +20,41 @@ pub fn namespace_spec(
     queues: usize,
     shaping: bool,
 ) -> NamespaceSpec {
-    let mut spec = match port.kind {
-        PortKind::Vm => {
+    let mut spec = match port.kind.bring_up() {
+        BringUp::Vm => {
             let mut spec = vm(topology, port, shaping);
             spec.resolv_conf = topology
                 .nic_by_name(&port.name)
                 .map(|nic| resolv_conf(topology, nic));
             spec
         }
-        PortKind::GatewayInstance { .. } => gateway_instance(topology, port),
-        PortKind::SiteTunnel { .. } => site_tunnel(port),
-        PortKind::Prober { .. } => prober(port),
-        // A forwarding guest without a VM size (the firewall's SKU caps it
-        // in the fabric instead), whose kernel translates the sources
-        // towards destinations outside its private ranges.
-        PortKind::Firewall { firewall } => {
-            let fw = &topology.firewalls[firewall];
-            let mut spec = vm(topology, port, false);
-            spec.masquerade_except = Some(crate::policy::firewall::private_ranges(topology, fw));
-            spec.dnat = firewall_dnat(topology, fw);
-            // FQDNs' addresses join the pass rules once the plane knows
-            // them (`answering::firewall_proxy`).
-            spec.intercept =
-                crate::daemon::forwarding::firewall_intercept::of(topology, fw, &|_| Vec::new());
-            spec
-        }
-        // Like a gateway instance: its address in RouteServerSubnet, and
-        // the instance's BGP speaker in the namespace.
-        PortKind::RouteServerInstance { .. } => vm(topology, port, false),
-        // Like the prober: 168.63.129.16 alone, everything out of its TUN.
-        PortKind::AzureDns { .. } => prober(port),
-        // The PaaS resource's face: a guest with the endpoint's address.
-        PortKind::PrivateEndpoint { .. } => vm(topology, port, false),
-        // A resolver's endpoint sends and receives through its subnet like
-        // a VM.
-        PortKind::ResolverInbound { .. } | PortKind::ResolverOutbound { .. } => {
-            vm(topology, port, false)
-        }
-        PortKind::Internet => internet(topology, port),
+        BringUp::Guest => vm(topology, port, false),
+        BringUp::Firewall => firewall(topology, port),
+        BringUp::Tunnel => site_tunnel(port),
+        BringUp::PlatformAddress => platform_address(port),
+        BringUp::Internet => internet(topology, port),
     };
     spec.queues = queues;
     spec.nonblocking = true;
+    spec
+}
+
+/// A firewall's namespace: a forwarding guest without a VM size (the
+/// firewall's SKU caps it in the fabric instead), whose kernel translates
+/// the sources towards destinations outside its private ranges, applies
+/// the policy's DNAT rules and hands what the application rules judge to
+/// its proxy.
+fn firewall(topology: &Topology, port: &Port) -> NamespaceSpec {
+    let mut spec = vm(topology, port, false);
+    let Some(fw) = port.kind.firewall().map(|f| &topology.firewalls[f]) else {
+        return spec;
+    };
+    spec.masquerade_except = Some(crate::policy::firewall::private_ranges(topology, fw));
+    spec.dnat = firewall_dnat(topology, fw);
+    // FQDNs' addresses join the pass rules once the plane knows them
+    // (`answering::firewall_proxy`).
+    spec.intercept =
+        crate::daemon::forwarding::firewall_intercept::of(topology, fw, &|_| Vec::new());
     spec
 }
 
@@ -142,17 +138,12 @@ pub fn update_firewall_rules(
     }
 }
 
-/// Whether `port`'s flows may leave userspace: a VM's NIC (an NVA's and a
-/// backend's among them), an Azure Firewall (a forwarding guest whose
-/// policy the workers judge on each flow's first packets, as an NSG's) and
-/// the Internet (whose flows with the lab's public addresses the kernel
-/// translates) are on the fabric; gateways, sites and probers keep every
-/// packet in the workers.
+/// Whether `port`'s flows may leave userspace, as its kind declares: a
+/// VM's NIC (an NVA's and a backend's among them), an Azure Firewall and
+/// the Internet are on the fabric; gateways, sites, probers and the
+/// platform's other ports keep every packet in the workers.
 pub fn offloadable(port: &Port) -> bool {
-    matches!(
-        port.kind,
-        PortKind::Vm | PortKind::Firewall { .. } | PortKind::Internet
-    )
+    port.kind.fast_path()
 }
 
 /// The Internet's namespace: its servers' addresses and the PaaS public
@@ -164,7 +155,7 @@ pub fn offloadable(port: &Port) -> bool {
 /// as on the Internet.
 fn internet(topology: &Topology, port: &Port) -> NamespaceSpec {
     use crate::plan::ports::internet::{lab_prefixes, DEFAULT_ANSWERS};
-    let mut spec = prober(port);
+    let mut spec = platform_address(port);
     spec.forwarding = true;
     let v4 = spec.addresses.iter().any(|a| matches!(a, IpNet::V4(_)));
     let v6 = spec.addresses.iter().any(|a| matches!(a, IpNet::V6(_)));
@@ -215,7 +206,7 @@ fn vm(topology: &Topology, port: &Port, shaping: bool) -> NamespaceSpec {
 /// Whether the namespace of `port` trusts the lab's CA: a VM's, where
 /// users run their clients.
 pub fn trusts_lab_ca(port: &Port) -> bool {
-    matches!(port.kind, PortKind::Vm)
+    port.kind.bring_up() == BringUp::Vm
 }
 
 /// The `resolv.conf` of a VM's namespace: the DNS servers Azure's DHCP
@@ -236,12 +227,6 @@ pub fn resolv_conf(topology: &Topology, nic: NicIdx) -> String {
     text
 }
 
-/// A gateway instance's namespace is a VM's in GatewaySubnet, forwarding:
-/// it holds the instance's address and runs the gateway's BGP speaker.
-fn gateway_instance(topology: &Topology, port: &Port) -> NamespaceSpec {
-    vm(topology, port, false)
-}
-
 /// A site's tunnel is a TUN of its own name in the router's namespace,
 /// which the site builds (see `hybrid`), without addresses here.
 fn site_tunnel(port: &Port) -> NamespaceSpec {
@@ -250,11 +235,12 @@ fn site_tunnel(port: &Port) -> NamespaceSpec {
     spec
 }
 
-/// A VNet's health prober owns its address (168.63.129.16) alone, as a
-/// /32 that is in no subnet, and sends everything out of its TUN with no
-/// gateway address: the fabric takes its probes to the backends of its
-/// VNet.
-fn prober(port: &Port) -> NamespaceSpec {
+/// A port of the platform's address (a VNet's health prober, its Azure
+/// DNS: 168.63.129.16) owns it alone, as a /32 that is in no subnet, and
+/// sends everything out of its TUN with no gateway address: the fabric
+/// takes a prober's probes to the backends of its VNet, and Azure DNS's
+/// answers to the askers.
+fn platform_address(port: &Port) -> NamespaceSpec {
     let mut spec = NamespaceSpec::new(port.netns.clone());
     spec.addresses = port
         .ip_configurations
@@ -268,7 +254,7 @@ fn prober(port: &Port) -> NamespaceSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::PORT_INTERFACE;
+    use crate::plan::{PortKind, PORT_INTERFACE};
     use crate::topology::{IpConfiguration, SubnetIdx, SubnetRef, VnetIdx, PROBE_SOURCE};
 
     #[test]

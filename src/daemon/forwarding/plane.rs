@@ -13,7 +13,7 @@ use crate::host::fabric::{Fabric, GenerationFault, Touched};
 use crate::host::underlay::{UnderlayQueue, ETH_HLEN};
 use crate::host::{NamespaceSpec, TunQueue};
 use crate::plan::Plan;
-use crate::plan::{PortIdx, PortKind};
+use crate::plan::PortIdx;
 use crate::snapshot::{ChangedPorts, Snapshot};
 use crate::topology::{TiVec, Topology};
 use arc_swap::{ArcSwap, Guard};
@@ -216,14 +216,7 @@ impl Plane {
         // Only ports whose namespace ends the datagrams or hands them out
         // of Azure: a firewall or the Internet forwards to VMs, which would
         // get the run whole.
-        (self.snapshot.plan.ports.get(port)).is_some_and(|p| {
-            matches!(
-                p.kind,
-                PortKind::GatewayInstance { .. }
-                    | PortKind::SiteTunnel { .. }
-                    | PortKind::Prober { .. }
-            )
-        })
+        (self.snapshot.plan.ports.get(port)).is_some_and(|p| p.kind.takes_udp_runs())
     }
 
     /// The port whose slot is `port` in this plane (none once it has left).

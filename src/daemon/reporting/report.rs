@@ -282,7 +282,7 @@ fn edge_translation(
     };
     let found = |src, dst| tracked.edge_of(key.proto, src, dst, now);
     let endpoint = |(ip, port): (std::net::IpAddr, u16)| std::net::SocketAddr::new(ip, port);
-    let internet = plane.snapshot.nics[nic].internet;
+    let internet = plane.snapshot.nics[nic].kind.is_internet();
     // The Internet's records hold the public side, whose flow runs from
     // the remote end; the others the private side, sent or received.
     let (src, dst) = match (internet, flow.direction) {

@@ -396,7 +396,7 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
     // own, a PaaS resource's public face) delivers it there, in its own
     // namespace: the lab never sees the packet.
     let to_itself = snap.nics[ingress].owns(query.to) || snap.edge.internet_holds(query.to);
-    if snap.nics[ingress].internet && to_itself {
+    if snap.nics[ingress].kind.is_internet() && to_itself {
         answer.verdict = Access::Allow.as_str().to_string();
         answer.delivered_to = Some(nic_name(snap, ingress));
         answer.service = internet::service_rule(snap, ingress, &packet);
@@ -489,7 +489,8 @@ fn walk<C: Conntrack>(
                 nic
             }
             Verdict::Translate { nic, rewrite } => {
-                if let (true, Rewrite::Source { address, .. }) = (snap.nics[nic].internet, rewrite)
+                if let (true, Rewrite::Source { address, .. }) =
+                    (snap.nics[nic].kind.is_internet(), rewrite)
                 {
                     edge = Some((view.key.src, address));
                 }
@@ -526,7 +527,8 @@ fn walk<C: Conntrack>(
         delivered.ports.push(received);
         // The Internet holds every address but the lab's (its namespace
         // answers them): there the packet ends.
-        let internet_holds = snap.nics[received].internet && snap.edge.internet_holds(dst);
+        let internet_holds =
+            snap.nics[received].kind.is_internet() && snap.edge.internet_holds(dst);
         if snap.nics[received].owns(dst) || internet_holds {
             answer.service = internet::service_rule(snap, received, &packet);
             answer.verdict = Access::Allow.as_str().to_string();
@@ -612,7 +614,7 @@ fn hop_details<C: Conntrack>(
         Err(_) => snap.route_target(ingress, key.dst).map(|(row, _)| row),
     };
     let mut route_gateway = None;
-    if let Some(row) = row.filter(|_| !snap.nics[ingress].prober) {
+    if let Some(row) = row.filter(|_| !snap.nics[ingress].kind.is_prober()) {
         let route = &snap.nic_routes(ingress).routes[row];
         hop.route = Some(RouteUsed {
             source: route.source.as_str(),
@@ -648,7 +650,7 @@ fn hop_details<C: Conntrack>(
             frontend,
             addressed,
         }) => Some((frontend, addressed)),
-        _ if snap.nics[ingress].internet => match snap.edge.public.get(&key.dst) {
+        _ if snap.nics[ingress].kind.is_internet() => match snap.edge.public.get(&key.dst) {
             Some(&PublicTarget::Frontend(frontend)) => Some((frontend, true)),
             _ => None,
         },
@@ -721,7 +723,8 @@ fn hop_details<C: Conntrack>(
         };
         // The Internet stands in no VNet: reaching it, or coming from it,
         // crosses no peering (its placeholder subnet means nothing).
-        let internet = snap.nics[ingress].internet || snap.nics[receiver].internet;
+        let internet =
+            snap.nics[ingress].kind.is_internet() || snap.nics[receiver].kind.is_internet();
         let crosses = from_vnet != to_vnet && !internet;
         if crosses && t.peering_connected(from_vnet, to_vnet) {
             hop.peering = t

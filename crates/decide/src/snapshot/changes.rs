@@ -96,7 +96,7 @@ impl NicTables {
     /// Whether the port's forwarding reads what the gateways learned
     /// beyond its subnet's routes: a gateway's port, an instance, a site.
     fn learns(&self) -> bool {
-        self.gateway_port || self.gateway_instance.is_some() || self.site_gateway.is_some()
+        self.kind.enters_through_gateway()
     }
 
     /// Whether the port's flows may pass a load balancer, whose backends'

@@ -3,7 +3,7 @@
 //! what every public address of the lab stands for, and the NAT gateways'
 //! addresses and timers. The decision reads these tables alone.
 
-use crate::plan::{Plan, PortIdx, PortKind};
+use crate::plan::{Plan, PortIdx};
 use crate::policy::egress::{egress, Egress, EgressSender};
 use crate::snapshot::FrontendIdx;
 use crate::topology::{
@@ -163,11 +163,7 @@ pub struct EdgeTables {
 impl EdgeTables {
     pub fn compile(topology: &Topology, plan: &Plan) -> EdgeTables {
         let edge = &topology.edge;
-        let internet = plan
-            .ports
-            .iter_enumerated()
-            .find(|(_, p)| p.kind == PortKind::Internet)
-            .map(|(i, _)| i);
+        let internet = plan.internet();
         let nat_gateways: Vec<NatTables> = edge
             .nat_gateways
             .iter_enumerated()

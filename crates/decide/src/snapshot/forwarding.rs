@@ -66,12 +66,7 @@ impl Forwarding {
         let mut holders = FxHashMap::default();
         // Azure DNS holds 168.63.129.16 beside the prober; only its own
         // step ([`crate::dataplane::decide`]) reaches it.
-        let holding = (plan.ports.iter_enumerated()).filter(|(_, p)| {
-            !matches!(
-                p.kind,
-                crate::plan::PortKind::AzureDns { .. } | crate::plan::PortKind::Internet
-            )
-        });
+        let holding = (plan.ports.iter_enumerated()).filter(|(_, p)| p.kind.holds_addresses());
         for (idx, nic) in holding {
             for c in &nic.ip_configurations {
                 holders.insert((nic.subnet.vnet, c.address), Holder::Nic(idx));

@@ -164,22 +164,13 @@ pub struct NicTables {
     pub subnet_slot: usize,
     /// The NIC's VNet.
     pub vnet: VnetIdx,
-    /// The NIC is a gateway's port (an instance or a site's tunnel):
-    /// traffic it sends has entered through the gateway.
-    pub gateway_port: bool,
-    /// For a gateway instance's own port: which gateway and instance.
-    pub gateway_instance: Option<(GatewayIdx, usize)>,
-    /// For a site's tunnel: the gateway it enters at.
-    pub site_gateway: Option<GatewayIdx>,
+    /// What the port stands for: the decision asks it whether the port
+    /// is a gateway's (what it sends has entered through the gateway),
+    /// its VNet's health prober or Azure DNS, a firewall or the Internet.
+    pub kind: PortKind,
     /// For a site's tunnel to an ExpressRoute gateway: the circuit it
     /// stands for (a packet may not go from one circuit to another).
     pub circuit: Option<CircuitIdx>,
-    /// The port of its VNet's health prober: its packets go straight to the
-    /// backend addressed, untouched by user routes.
-    pub prober: bool,
-    /// The port of its VNet's Azure DNS: its answers go straight to the
-    /// asker, untouched by routes and NSGs.
-    pub azure_dns: bool,
     /// The frontends whose flows this NIC serves as a backend with the
     /// destination translated: its replies get their source translated
     /// back.
@@ -203,16 +194,10 @@ pub struct NicTables {
     pub outbound: Vec<NsgStage>,
     pub flush_inbound: bool,
     pub flush_outbound: bool,
-    /// The port stands for an Azure Firewall: its inbound stage is the
-    /// firewall's rules.
-    pub firewall: bool,
     /// The port runs on another machine of a lab spread over several: its
     /// host applies its inbound NSGs and delivers to it, as in Azure the
     /// destination VM's host does.
     pub remote: bool,
-    /// The port is the emulated Internet: its packets are decided by the
-    /// public address they are sent to.
-    pub internet: bool,
     /// How its Internet-bound packets leave (see [`edge`]).
     pub egress: edge::EgressHop,
 }
@@ -511,12 +496,10 @@ impl Snapshot {
         for (idx, nic) in plan.ports.iter_enumerated() {
             let file_nic = plan.nic(idx);
             let mut stages_for = |direction: Direction| -> Vec<NsgStage> {
-                let chain = match (file_nic, &nic.kind) {
+                let chain = match (file_nic, nic.kind.private_endpoint()) {
                     (Some(file_nic), _) => nsg_chain(&topology, file_nic, direction),
-                    (None, PortKind::PrivateEndpoint { endpoint }) => {
-                        endpoint_nsg_chain(&topology, *endpoint)
-                    }
-                    (None, _) => Vec::new(),
+                    (None, Some(endpoint)) => endpoint_nsg_chain(&topology, endpoint),
+                    (None, None) => Vec::new(),
                 };
                 chain
                     .into_iter()
@@ -598,15 +581,11 @@ impl Snapshot {
             nics.push(NicTables {
                 subnet_slot: subnet_slots[&nic.subnet],
                 vnet: nic.subnet.vnet,
-                gateway_port: nic.kind.gateway().is_some(),
-                gateway_instance: nic.kind.gateway_instance(),
-                site_gateway: nic.kind.site_tunnel().map(|(_, gateway, _)| gateway),
+                kind: nic.kind,
                 circuit: nic
                     .kind
                     .site_tunnel()
                     .and_then(|(site, gateway, _)| topology.circuit_of(site, gateway)),
-                prober: nic.kind.is_prober(),
-                azure_dns: matches!(nic.kind, PortKind::AzureDns { .. }),
                 translated_frontends: (0..)
                     .zip(&frontends)
                     .filter(|(_, fe)| {
@@ -646,9 +625,7 @@ impl Snapshot {
                     .map_or(0, |v| u64::from(v.flow_timeout_minutes) * 60_000),
                 flush_inbound: flushes(&inbound),
                 flush_outbound: flushes(&outbound),
-                firewall: nic.kind.firewall().is_some(),
                 remote: !plan.is_local(idx),
-                internet: nic.kind == PortKind::Internet,
                 egress: edge.egress_of(&topology, &plan, idx),
                 inbound,
                 outbound,

@@ -7,12 +7,12 @@
 //! The snapshot compiles from the plan's ports and the daemon realises the
 //! plan (one namespace or TUN per port); `apply` compares two plans to know
 //! which ports come, go or stay. Each kind of port is one module of
-//! [`ports`]: its identity, its names and the order it takes.
+//! [`ports`]: its identity, its names, the order it takes and what sets it
+//! apart from the other kinds.
 
 use crate::topology::{
-    named, AsgIdx, ByName, Diagnostic, FirewallIdx, GatewayIdx, HostIdx, IpConfiguration, Loaded,
-    NicIdx, NsgIdx, ParseOptions, PrivateEndpointIdx, ResolverIdx, RouteServerIdx, RouterRef,
-    SiteIdx, SubnetRef, TiVec, Topology, VnetIdx,
+    named, AsgIdx, ByName, Diagnostic, HostIdx, IpConfiguration, Loaded, NicIdx, NsgIdx,
+    ParseOptions, SubnetRef, TiVec, Topology, VnetIdx,
 };
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -23,6 +23,7 @@ pub mod ports;
 pub mod wire;
 
 pub use diff::PlanDiff;
+pub use ports::PortKind;
 
 crate::topology::model::index_type!(
     /// Index of a port in [`Plan::ports`]. The file's NICs come first, so
@@ -71,144 +72,6 @@ pub fn load_file_with(
 /// The interface a port's TUN has inside a namespace of its own.
 pub const PORT_INTERFACE: &str = "eth0";
 
-/// What a port of the fabric stands for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum PortKind {
-    /// A NIC of the topology file: a VM's namespace.
-    Vm,
-    /// Instance `instance` of a gateway: it owns the instance's address in
-    /// GatewaySubnet, and its namespace runs the gateway's BGP speaker.
-    GatewayInstance {
-        gateway: GatewayIdx,
-        instance: usize,
-    },
-    /// The tunnel from an on-premises site's router (`router`, its index
-    /// in the site's routers) to one gateway instance: a TUN in the
-    /// router's namespace. What the site sends into it enters the fabric
-    /// at the gateway.
-    SiteTunnel {
-        site: SiteIdx,
-        router: usize,
-        gateway: GatewayIdx,
-        instance: usize,
-    },
-    /// The platform's health prober of a VNet with load balancers: it owns
-    /// 168.63.129.16, and its namespace opens the probes' real TCP and HTTP
-    /// connections to the backends.
-    Prober { vnet: VnetIdx },
-    /// An Azure Firewall: it owns the firewall's private address, and
-    /// forwards what the firewall's policy admits.
-    Firewall { firewall: FirewallIdx },
-    /// Instance `instance` of a Route Server: it owns the instance's
-    /// address in RouteServerSubnet, and its namespace runs the instance's
-    /// BGP speaker.
-    RouteServerInstance {
-        route_server: RouteServerIdx,
-        instance: usize,
-    },
-    /// Azure DNS of a VNet: it owns 168.63.129.16, and the daemon answers
-    /// the queries that reach its namespace.
-    AzureDns { vnet: VnetIdx },
-    /// A Private Endpoint: it owns the endpoint's address, and its
-    /// namespace answers as the PaaS resource behind it.
-    PrivateEndpoint { endpoint: PrivateEndpointIdx },
-    /// An inbound endpoint of a DNS Private Resolver: it owns the
-    /// endpoint's address, and the daemon answers the queries that reach
-    /// it as Azure DNS of the resolver's VNet.
-    ResolverInbound {
-        resolver: ResolverIdx,
-        endpoint: usize,
-    },
-    /// An outbound endpoint of a DNS Private Resolver: the queries its
-    /// rulesets forward leave from its address.
-    ResolverOutbound {
-        resolver: ResolverIdx,
-        endpoint: usize,
-    },
-    /// The emulated Internet: it owns the Internet servers' addresses, and
-    /// what it sends is decided by the public address it is sent to.
-    Internet,
-}
-
-impl PortKind {
-    /// The kind's name, as the plan lists it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            PortKind::Vm => ports::vm::KIND,
-            PortKind::GatewayInstance { .. } => ports::gateway_instance::KIND,
-            PortKind::SiteTunnel { .. } => ports::site_tunnel::KIND,
-            PortKind::Prober { .. } => ports::prober::KIND,
-            PortKind::Firewall { .. } => ports::firewall::KIND,
-            PortKind::RouteServerInstance { .. } => ports::route_server_instance::KIND,
-            PortKind::AzureDns { .. } => ports::azure_dns::KIND,
-            PortKind::PrivateEndpoint { .. } => ports::private_endpoint::KIND,
-            PortKind::ResolverInbound { .. } => ports::resolver_endpoint::INBOUND_KIND,
-            PortKind::ResolverOutbound { .. } => ports::resolver_endpoint::OUTBOUND_KIND,
-            PortKind::Internet => ports::internet::KIND,
-        }
-    }
-
-    /// Gateway and instance of a gateway instance's port.
-    pub fn gateway_instance(&self) -> Option<(GatewayIdx, usize)> {
-        match *self {
-            PortKind::GatewayInstance { gateway, instance } => Some((gateway, instance)),
-            _ => None,
-        }
-    }
-
-    /// Site, gateway and gateway instance of a site tunnel.
-    pub fn site_tunnel(&self) -> Option<(SiteIdx, GatewayIdx, usize)> {
-        match *self {
-            PortKind::SiteTunnel {
-                site,
-                gateway,
-                instance,
-                ..
-            } => Some((site, gateway, instance)),
-            _ => None,
-        }
-    }
-
-    /// The router a site tunnel starts at.
-    pub fn tunnel_router(&self) -> Option<RouterRef> {
-        match *self {
-            PortKind::SiteTunnel { site, router, .. } => Some(RouterRef { site, router }),
-            _ => None,
-        }
-    }
-
-    /// True for a VNet's health prober.
-    pub fn is_prober(&self) -> bool {
-        matches!(self, PortKind::Prober { .. })
-    }
-
-    /// The gateway a gateway instance or a site tunnel belongs to.
-    pub fn gateway(&self) -> Option<GatewayIdx> {
-        match *self {
-            PortKind::GatewayInstance { gateway, .. } | PortKind::SiteTunnel { gateway, .. } => {
-                Some(gateway)
-            }
-            PortKind::Vm
-            | PortKind::Prober { .. }
-            | PortKind::Firewall { .. }
-            | PortKind::RouteServerInstance { .. }
-            | PortKind::AzureDns { .. }
-            | PortKind::PrivateEndpoint { .. }
-            | PortKind::ResolverInbound { .. }
-            | PortKind::ResolverOutbound { .. }
-            | PortKind::Internet => None,
-        }
-    }
-
-    /// The firewall a firewall's port stands for.
-    pub fn firewall(&self) -> Option<FirewallIdx> {
-        match *self {
-            PortKind::Firewall { firewall } => Some(firewall),
-            _ => None,
-        }
-    }
-}
-
 /// One port of the fabric: a TUN device whose packets the fabric decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port {
@@ -237,36 +100,12 @@ named!(Port);
 impl Port {
     /// True for a NIC of the topology file.
     pub fn is_vm(&self) -> bool {
-        self.kind == PortKind::Vm
+        self.kind.is_vm()
     }
 
     /// True when `ip` is one of this port's own addresses.
     pub fn owns(&self, ip: IpAddr) -> bool {
         self.ip_configurations.iter().any(|c| c.address == ip)
-    }
-
-    /// The name of the file's resource a packet at this port is reported
-    /// against: the NIC itself, or the gateway a gateway's port belongs to.
-    /// Probers stand for nothing of the file.
-    pub fn resource_name(&self, topology: &Topology) -> Option<String> {
-        match self.kind {
-            PortKind::Vm => Some(self.name.clone()),
-            PortKind::GatewayInstance { gateway, .. } | PortKind::SiteTunnel { gateway, .. } => {
-                Some(topology.gateways[gateway].name.clone())
-            }
-            PortKind::Prober { .. } | PortKind::AzureDns { .. } | PortKind::Internet => None,
-            PortKind::PrivateEndpoint { endpoint } => {
-                Some(topology.private_endpoints[endpoint].name.clone())
-            }
-            PortKind::ResolverInbound { resolver, .. }
-            | PortKind::ResolverOutbound { resolver, .. } => {
-                Some(topology.dns_resolvers[resolver].name.clone())
-            }
-            PortKind::Firewall { firewall } => Some(topology.firewalls[firewall].name.clone()),
-            PortKind::RouteServerInstance { route_server, .. } => {
-                Some(topology.route_servers[route_server].name.clone())
-            }
-        }
     }
 
     /// What a capture of this port's device says it is (pcapng's interface
@@ -385,14 +224,18 @@ impl Plan {
 
     /// The health prober port of `vnet`, if it has load balancers.
     pub fn prober(&self, vnet: VnetIdx) -> Option<PortIdx> {
-        self.ports
-            .position(|p| matches!(p.kind, PortKind::Prober { vnet: v } if v == vnet))
+        self.ports.position(|p| p.kind.prober_vnet() == Some(vnet))
     }
 
     /// The Azure DNS port of `vnet`, if it has one.
     pub fn azure_dns(&self, vnet: VnetIdx) -> Option<PortIdx> {
         self.ports
-            .position(|p| matches!(p.kind, PortKind::AzureDns { vnet: v } if v == vnet))
+            .position(|p| p.kind.azure_dns_vnet() == Some(vnet))
+    }
+
+    /// The port of the emulated Internet, if the lab has one.
+    pub fn internet(&self) -> Option<PortIdx> {
+        self.ports.position(|p| p.kind.is_internet())
     }
 
     /// The ports of one kind, with their indices.

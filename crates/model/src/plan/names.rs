@@ -282,35 +282,13 @@ fn route_server_ports(topology: &Topology, taken: &mut Taken, diags: &mut Diagno
 fn name_ports(topology: &Topology, mut taken: Taken, diags: &mut Diagnostics) {
     let plan = super::Plan::derive(topology);
     for port in plan.ports.iter() {
-        let (what, key) = match port.kind {
-            super::PortKind::AzureDns { vnet } => (
-                format!("Azure DNS of VNet `{}`", topology.vnets[vnet].name),
-                format!("vnets[{}]", topology.vnets[vnet].name),
-            ),
-            super::PortKind::PrivateEndpoint { endpoint } => {
-                let name = &topology.private_endpoints[endpoint].name;
-                (
-                    "the Private Endpoint".to_string(),
-                    format!("private_endpoints[{name}]"),
-                )
-            }
-            super::PortKind::ResolverInbound { resolver, .. }
-            | super::PortKind::ResolverOutbound { resolver, .. } => {
-                let name = &topology.dns_resolvers[resolver].name;
-                (
-                    "the resolver's endpoint".to_string(),
-                    format!("private_dns_resolvers[{name}]"),
-                )
-            }
-            super::PortKind::Internet => ("the Internet".to_string(), "internet".to_string()),
-            _ => continue,
+        let Some(super::ports::kind::NameClaim { what, key }) = port.kind.name_claim(topology)
+        else {
+            continue;
         };
         // Azure DNS's namespace is derived from one of the lab's own, as
         // the fabric's is: never too long for the host, only maybe taken.
-        let derived = matches!(
-            port.kind,
-            super::PortKind::AzureDns { .. } | super::PortKind::Internet
-        );
+        let derived = port.kind.traits().netns_derived;
         if !taken.port(&port.name) {
             diags.error(port.line, &key, port_taken(&what, &port.name));
             continue;

@@ -51,9 +51,9 @@ use crate::daemon::threads::{self, Faults, ThreadKind, ThreadPanics};
 use crate::host::listener::Accepting;
 use crate::host::netns;
 use crate::names::{forward_query, relay, Forwarded, Outcome};
-use crate::plan::PortKind;
+use crate::plan::ports::DnsRole;
 use crate::snapshot::Snapshot;
-use crate::topology::{ResolverIdx, VnetIdx, AZURE_DNS};
+use crate::topology::{ResolverIdx, VnetIdx};
 use counters::count;
 use in_flight::{InFlight, Pending};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -158,36 +158,24 @@ fn wanted(plane: &Plane) -> Vec<Wanted<'_>> {
         .filter(|(p, _)| snapshot.plan.is_local(*p))
         .filter_map(|(p, port)| {
             let address = port.ip_configurations.first()?.address;
-            let role = match port.kind {
-                PortKind::AzureDns { vnet } => Role::Answer {
-                    view: vnet,
-                    address: IpAddr::V4(AZURE_DNS),
-                    proxy: None,
-                },
-                PortKind::ResolverInbound { resolver, .. } => Role::Answer {
-                    view: topology.dns_resolvers[resolver].vnet,
+            let role = match port.kind.dns_role(topology, address)? {
+                DnsRole::Answers {
+                    view,
                     address,
-                    proxy: None,
+                    proxy,
+                } => Role::Answer {
+                    view,
+                    address,
+                    proxy: proxy.map(|f| topology.firewalls[f].name.clone()),
                 },
-                // Azure Firewall's DNS proxy with Azure DNS upstream:
-                // what it relays is Azure DNS's answer in its VNet.
-                PortKind::Firewall { firewall } => {
-                    let firewall = &topology.firewalls[firewall];
-                    let dns = &topology.firewall_policies[firewall.policy?].dns;
-                    if !dns.proxy_enabled || !dns.servers.is_empty() {
-                        return None;
-                    }
-                    Role::Answer {
-                        view: firewall.vnet,
-                        address: firewall.private_ip,
-                        proxy: Some(firewall.name.clone()),
-                    }
-                }
-                PortKind::ResolverOutbound { resolver, endpoint } => Role::Send {
+                DnsRole::Sends {
+                    resolver,
+                    endpoint,
+                    address,
+                } => Role::Send {
                     endpoint: (resolver, endpoint),
                     address,
                 },
-                _ => return None,
             };
             Some(Wanted {
                 serial: plane.ports.get(p)?.serial,

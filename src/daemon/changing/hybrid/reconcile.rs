@@ -36,7 +36,6 @@ use crate::host::routing::gobgp::{
 };
 use crate::host::routing::BgpRouterSpec;
 use crate::host::site::{build_site, peer_link_name, remove_site};
-use crate::plan::PortKind;
 use crate::policy::bgp::{peer_host_groups, route_server_neighbors, withheld_from};
 use crate::policy::gateways::{
     served_ranges, LearnedRoutes, BGP_HOLD, BGP_KEEPALIVE, MAX_LEARNED_PREFIXES,
@@ -369,36 +368,28 @@ impl Hybrid {
             None => static_routes.push((router.to_owned(), range, vec![interface.to_owned()])),
         };
         for nic in &crate::plan::Plan::derive(topo).ports {
-            let PortKind::SiteTunnel {
-                site,
-                router: device,
-                gateway,
-                instance,
-            } = &nic.kind
+            let (Some(at), Some((site, gateway, instance))) =
+                (nic.kind.tunnel_router(), nic.kind.site_tunnel())
             else {
                 continue;
             };
-            let at = RouterRef {
-                site: *site,
-                router: *device,
-            };
             // Another machine plumbs the tunnels of its own sites.
-            if !topo.site_is_local(*site) {
+            if !topo.site_is_local(site) {
                 continue;
             }
             let interface = &nic.interface;
-            let gw = &topo.gateways[*gateway];
+            let gw = &topo.gateways[gateway];
             let router = &nic.netns;
-            let Some(peer) = gw.instances.get(*instance).copied() else {
+            let Some(peer) = gw.instances.get(instance).copied() else {
                 continue;
             };
             let Some(peer) = v4(peer) else {
                 anyhow::bail!("the tunnel {interface} of {router} ends at an IPv6 address {peer}");
             };
-            if let Some(circuit) = topo.circuit_of(*site, *gateway) {
+            if let Some(circuit) = topo.circuit_of(site, gateway) {
                 // The edge router's end: its address of the link, and the
                 // gateway's other instances reached through it.
-                let own = crate::policy::bgp::edge_address(topo, circuit, (*instance).min(1));
+                let own = crate::policy::bgp::edge_address(topo, circuit, instance.min(1));
                 netlink::add_peer_address(router, interface, own, peer)?;
                 for other in gw.instances.iter().filter_map(|a| v4(*a)) {
                     if other != peer {
@@ -407,7 +398,7 @@ impl Hybrid {
                 }
                 continue;
             }
-            match crate::policy::bgp::router_bgp_address(topo, at, *gateway) {
+            match crate::policy::bgp::router_bgp_address(topo, at, gateway) {
                 Some(local) => {
                     let Some(local) = v4(local) else {
                         anyhow::bail!("the BGP address {local} of {router} is not IPv4");
@@ -421,10 +412,10 @@ impl Hybrid {
                 )?,
             }
             let without_bgp = topo
-                .connections_of(*gateway)
+                .connections_of(gateway)
                 .any(|c| !c.bgp_enabled && topo.tunnel_router(c.peer) == Some(at));
             if without_bgp {
-                for range in v4_nets(static_device_ranges(topo, *gateway)) {
+                for range in v4_nets(static_device_ranges(topo, gateway)) {
                     route(router, range, interface);
                 }
             }

@@ -142,7 +142,7 @@ fn application_rules(snap: &Snapshot, nic: PortIdx, egress: PortIdx, key: &Packe
     use crate::policy::firewall::APPLICATION_RULES;
     use crate::topology::Direction;
     let passed_on = |port: PortIdx, key: &PacketKey| {
-        let firewall = snap.nics.get(port).is_some_and(|n| n.firewall);
+        let firewall = snap.nics.get(port).is_some_and(|n| n.kind.is_firewall());
         firewall && {
             let verdict = snap.evaluate(port, Direction::Inbound, key);
             snap.deciding_rule(port, Direction::Inbound, &verdict)
@@ -160,7 +160,7 @@ fn service_endpoint(snap: &Snapshot, nic: PortIdx, key: &PacketKey) -> bool {
     if sources.is_empty() {
         return false;
     }
-    if snap.nics.get(nic).is_some_and(|n| n.internet) {
+    if snap.nics.get(nic).is_some_and(|n| n.kind.is_internet()) {
         return !snap.edge.public.contains_key(&key.dst)
             && sources.iter().any(|(range, _)| range.contains(&key.dst));
     }
@@ -187,7 +187,7 @@ pub fn balancing(snap: &Snapshot, nic: PortIdx, key: &PacketKey) -> Option<Balan
     if !sender.translated_frontends.is_empty() {
         return Some(Balancing::FromBackend);
     }
-    if sender.internet {
+    if sender.kind.is_internet() {
         return Some(match snap.edge.public.get(&key.dst) {
             Some(&PublicTarget::Frontend(frontend)) => Balancing::Frontend(FrontendHop {
                 frontend,

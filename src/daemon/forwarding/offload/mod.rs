@@ -456,7 +456,7 @@ impl Offload {
         // What the Internet sends counts against its receiver's share: it
         // answers every VM's flows, and is no VM to hold a share of its own.
         let from_the_internet = (plane.snapshot.nics.get(request.ingress_nic))
-            .is_some_and(|n| n.internet && matches!(request.leg, Leg::Local { .. }));
+            .is_some_and(|n| n.kind.is_internet() && matches!(request.leg, Leg::Local { .. }));
         let charged = if from_the_internet {
             request.egress
         } else {
@@ -655,7 +655,7 @@ impl Offload {
     fn share(&self, plane: &Plane) -> u32 {
         let nics = &plane.snapshot.nics;
         let on_fabric = (plane.ports.iter_enumerated())
-            .filter(|(i, p)| p.fast.is_some() && nics.get(*i).is_none_or(|n| !n.internet))
+            .filter(|(i, p)| p.fast.is_some() && nics.get(*i).is_none_or(|n| !n.kind.is_internet()))
             .count();
         let capacity = self.fabric.capacity();
         FlowTable::default_quota(

@@ -116,7 +116,7 @@ struct VnetLog {
 /// specific enabled flow log whose target holds it).
 fn vnet_log_of(plane: &Plane, nic: crate::plan::PortIdx) -> Option<VnetLog> {
     let port = &plane.snapshot.plan.ports[nic];
-    if port.kind != crate::plan::PortKind::Vm {
+    if !port.is_vm() {
         return None;
     }
     let topology = &plane.snapshot.topology;

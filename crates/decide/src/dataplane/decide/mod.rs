@@ -161,7 +161,7 @@ fn decide_packet<C: Conntrack + ?Sized>(
     if let Err(reason) = sender_checks(snap, ingress, view) {
         return Verdict::dropped(reason, ingress);
     }
-    if view.key.dst == AZURE_DNS_IP || snap.nics[ingress].azure_dns {
+    if view.key.dst == AZURE_DNS_IP || snap.nics[ingress].kind.is_azure_dns() {
         if let Some(verdict) = azure_dns_hop(snap, ingress, view) {
             return verdict;
         }
@@ -193,7 +193,7 @@ fn decide_packet<C: Conntrack + ?Sized>(
             }
         }
     };
-    let decided = if snap.nics[ingress].internet {
+    let decided = if snap.nics[ingress].kind.is_internet() {
         edge::arrive(snap, flows, ingress, view, now_ms)
     } else if snap.nics[ingress].translated_frontends.is_empty() {
         match route_step(snap, ingress, &view.key) {
@@ -244,7 +244,7 @@ fn decide_packet<C: Conntrack + ?Sized>(
 #[inline(never)]
 fn azure_dns_hop(snap: &Snapshot, ingress: PortIdx, view: &PacketView) -> Option<Verdict> {
     let sender = &snap.nics[ingress];
-    if sender.azure_dns {
+    if sender.kind.is_azure_dns() {
         let asker = snap.forwarding.owner(sender.vnet, view.key.dst);
         return Some(match asker {
             Some(asker) => Verdict::Deliver(asker),
@@ -255,7 +255,7 @@ fn azure_dns_hop(snap: &Snapshot, ingress: PortIdx, view: &PacketView) -> Option
     if !dns {
         return None;
     }
-    if sender.gateway_port {
+    if sender.kind.enters_through_gateway() {
         return Some(Verdict::dropped(DropReason::NoDestination, ingress));
     }
     Some(match snap.azure_dns.get(sender.vnet).copied().flatten() {

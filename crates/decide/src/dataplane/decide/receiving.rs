@@ -85,7 +85,7 @@ pub(super) fn receive<C: Conntrack + ?Sized>(
 /// receiver's tables, which its NSG stages just read.
 #[inline(always)]
 fn inbound_denial(snap: &Snapshot, receiver: PortIdx) -> DropReason {
-    if snap.nics[receiver].firewall {
+    if snap.nics[receiver].kind.is_firewall() {
         DropReason::FirewallDenied
     } else {
         DropReason::NsgInbound

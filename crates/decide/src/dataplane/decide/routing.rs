@@ -97,7 +97,7 @@ pub fn route_step_through(
     // The subnet whose route `target` is: the sender's, or a Vnet2Vnet
     // peer gateway's GatewaySubnet.
     let mut deciding = snap.nic_routes(ingress);
-    let (row, mut target) = if sender.prober {
+    let (row, mut target) = if sender.kind.is_prober() {
         (None, RouteTarget::Vnet(sender.vnet))
     } else {
         match deciding.decide(dst) {
@@ -106,7 +106,7 @@ pub fn route_step_through(
         }
     };
     let mut from_vnet = sender.vnet;
-    let mut via_gateway = sender.gateway_port;
+    let mut via_gateway = sender.kind.enters_through_gateway();
     // A gateway hands on to a peer gateway at most once per packet's pass
     // through the fabric; more is a loop between gateways.
     let mut gateway_hops = 0;
@@ -166,7 +166,7 @@ pub fn route_step_through(
             RouteTarget::Gateway(gateway) => {
                 crossed(gateway);
                 let tables = &snap.gateways[gateway];
-                if branch_transit_refused(snap, sender.site_gateway, gateway) {
+                if branch_transit_refused(snap, sender.kind.tunnel_gateway(), gateway) {
                     return drop(DropReason::BranchToBranch, ingress);
                 }
                 if gateway_hops == 0 && tables.vnet != from_vnet {
@@ -181,8 +181,7 @@ pub fn route_step_through(
                 }
                 match tables.hop(dst) {
                     Some(GatewayHop::Tunnels(ports)) => {
-                        let own = sender
-                            .gateway_instance
+                        let own = (sender.kind.gateway_instance())
                             .filter(|(g, _)| *g == gateway)
                             .map(|(_, i)| i);
                         let tunnel = choose_tunnel(ports, own, key);

@@ -25,7 +25,7 @@ pub(super) fn edge_details(
     hop: &mut TraceHop,
 ) {
     use crate::snapshot::edge::PublicTarget;
-    if snap.nics[ingress].internet {
+    if snap.nics[ingress].kind.is_internet() {
         hop.subnet = "the Internet".to_string();
         hop.route = None;
         hop.public_address = Some(match snap.edge.public.get(&view.key.dst) {
@@ -55,7 +55,7 @@ pub(super) fn edge_details(
         return;
     }
     if let Verdict::Deliver(nic) = *verdict {
-        if snap.nics[nic].internet && through_service_endpoint(snap, ingress, view) {
+        if snap.nics[nic].kind.is_internet() && through_service_endpoint(snap, ingress, view) {
             hop.egress = Some(format!("service endpoint, as {}", view.key.src));
         }
         return;
@@ -67,7 +67,7 @@ pub(super) fn edge_details(
     else {
         return;
     };
-    if !snap.nics[nic].internet {
+    if !snap.nics[nic].kind.is_internet() {
         return;
     }
     // Named by the address the packet got, as the flow table gave it: a
@@ -94,7 +94,7 @@ pub(super) fn untranslated_edge(
     to: PortIdx,
     view: &PacketView,
 ) -> Option<(IpAddr, IpAddr)> {
-    (snap.nics[to].internet && through_service_endpoint(snap, ingress, view))
+    (snap.nics[to].kind.is_internet() && through_service_endpoint(snap, ingress, view))
         .then_some((view.key.src, view.key.src))
 }
 
@@ -103,7 +103,7 @@ pub(super) fn untranslated_edge(
 /// deciding rule, and the service's status when it refuses.
 pub(super) fn service_rule(snap: &Snapshot, received: PortIdx, packet: &[u8]) -> Option<String> {
     use crate::policy::service_access::{judge, refusal, Arrival};
-    if !snap.nics[received].internet {
+    if !snap.nics[received].kind.is_internet() {
         return None;
     }
     let key = PacketView::parse(packet).ok()?.key;
@@ -133,7 +133,7 @@ pub(super) fn through_service_endpoint(
     ingress: PortIdx,
     view: &PacketView,
 ) -> bool {
-    !snap.nics[ingress].internet
+    !snap.nics[ingress].kind.is_internet()
         && snap.route(ingress, view.key.dst).map(|r| r.next_hop_type)
             == Some(crate::topology::NextHopType::VirtualNetworkServiceEndpoint)
 }

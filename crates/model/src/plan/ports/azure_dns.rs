@@ -6,11 +6,29 @@
 //! Every VNet with a NIC or a Private Endpoint has one.
 
 use super::super::names::{azure_dns_name, azure_dns_netns};
-use super::super::{Port, PortIdx, PortKind};
-use crate::topology::{SubnetIdx, SubnetRef, TiVec, Topology, AZURE_DNS};
+use super::super::{Port, PortIdx};
+use super::kind::{BringUp, DnsRole, NameClaim, PortKind, Traits};
+use crate::topology::{SubnetIdx, SubnetRef, TiVec, Topology, VnetIdx, AZURE_DNS};
 use std::net::IpAddr;
 
 pub const KIND: &str = "azure-dns";
+
+/// What sets Azure DNS's port apart.
+pub const TRAITS: Traits = Traits {
+    name: KIND,
+    // Like the prober: 168.63.129.16 alone, everything out of its TUN.
+    bring_up: BringUp::PlatformAddress,
+    fast_path: false,
+    takes_udp_runs: false,
+    // The platform's, one per VNet: not among the lab's NICs.
+    listed: false,
+    // It holds 168.63.129.16 beside the prober; only its own step of
+    // the decision reaches it.
+    holds_addresses: false,
+    in_vnet: true,
+    // Named after the VNet's first port's.
+    netns_derived: true,
+};
 
 /// One port per VNet that has a NIC or a Private Endpoint, in VNet order.
 pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
@@ -39,5 +57,23 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
             vnet.line,
             topology.placement.vnet_host(v),
         ));
+    }
+}
+
+/// It answers at 168.63.129.16 as Azure DNS of its VNet.
+pub fn dns_role(vnet: VnetIdx) -> DnsRole {
+    DnsRole::Answers {
+        view: vnet,
+        address: IpAddr::V4(AZURE_DNS),
+        proxy: None,
+    }
+}
+
+/// The refusal of its name speaks of the VNet's Azure DNS, at the VNet.
+pub fn name_claim(topology: &Topology, vnet: VnetIdx) -> NameClaim {
+    let name = &topology.vnets[vnet].name;
+    NameClaim {
+        what: format!("Azure DNS of VNet `{name}`"),
+        key: format!("vnets[{name}]"),
     }
 }

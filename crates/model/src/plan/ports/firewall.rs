@@ -11,11 +11,30 @@
 //! port) goes to its proxy there instead, which judges the name asked
 //! and connects onward.
 
-use super::super::{Port, PortIdx, PortKind};
+use super::super::{Port, PortIdx};
+use super::kind::{BringUp, DnsRole, PortKind, Traits};
 use crate::topology::IpConfiguration;
-use crate::topology::{TiVec, Topology};
+use crate::topology::{FirewallIdx, TiVec, Topology};
 
 pub const KIND: &str = "firewall";
+
+/// What sets a firewall's port apart.
+pub const TRAITS: Traits = Traits {
+    name: KIND,
+    // A forwarding guest without a VM size (the firewall's SKU caps
+    // it in the fabric instead), whose kernel translates the sources
+    // towards destinations outside its private ranges.
+    bring_up: BringUp::Firewall,
+    // A forwarding guest whose policy the workers judge on each
+    // flow's first packets, as an NSG's.
+    fast_path: true,
+    // It forwards to VMs, which would get the run whole.
+    takes_udp_runs: false,
+    listed: true,
+    holds_addresses: true,
+    in_vnet: true,
+    netns_derived: false,
+};
 
 /// The loopback port of the firewall's proxy in its namespace: what its
 /// application rules judge by name is handed to it there.
@@ -55,4 +74,21 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
             ..port
         });
     }
+}
+
+/// Azure Firewall's DNS proxy with Azure DNS upstream: what it relays, at
+/// its private address, is Azure DNS's answer in its VNet. None for a
+/// firewall without a policy, whose policy's proxy is off, or which asks
+/// DNS servers of its own.
+pub fn dns_role(topology: &Topology, firewall: FirewallIdx) -> Option<DnsRole> {
+    let fw = &topology.firewalls[firewall];
+    let dns = &topology.firewall_policies[fw.policy?].dns;
+    if !dns.proxy_enabled || !dns.servers.is_empty() {
+        return None;
+    }
+    Some(DnsRole::Answers {
+        view: fw.vnet,
+        address: fw.private_ip,
+        proxy: Some(firewall),
+    })
 }

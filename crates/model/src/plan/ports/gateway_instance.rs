@@ -4,10 +4,27 @@
 //! `netns_prefix`; the namespace runs the gateway's BGP speaker.
 
 use super::super::names::instance_name;
-use super::super::{Port, PortIdx, PortKind};
+use super::super::{Port, PortIdx};
+use super::kind::{BringUp, PortKind, Traits};
 use crate::topology::{TiVec, Topology};
 
 pub const KIND: &str = "gateway-instance";
+
+/// What sets a gateway instance apart.
+pub const TRAITS: Traits = Traits {
+    name: KIND,
+    // A VM's in GatewaySubnet, forwarding: it holds the instance's
+    // address and runs the gateway's BGP speaker.
+    bring_up: BringUp::Guest,
+    // Every packet a gateway carries stays in the workers.
+    fast_path: false,
+    // Its namespace ends the datagrams or hands them out of Azure.
+    takes_udp_runs: true,
+    listed: true,
+    holds_addresses: true,
+    in_vnet: true,
+    netns_derived: false,
+};
 
 /// The port's name, which is its namespace's name too, behind the lab's
 /// `netns_prefix`.
@@ -23,7 +40,7 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
             gateway: g,
             instance,
         };
-        let each = super::instances(
+        let each = super::instances::instances(
             topology,
             (&gw.name, gw.line),
             (gw.subnet, host),

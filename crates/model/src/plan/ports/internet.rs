@@ -13,7 +13,8 @@
 //!
 //! A lab spread over machines has its Internet on the first machine.
 
-use super::super::{Port, PortIdx, PortKind, PORT_INTERFACE};
+use super::super::{Port, PortIdx, PORT_INTERFACE};
+use super::kind::{BringUp, NameClaim, PortKind, Traits};
 use crate::topology::{
     HostIdx, IpConfiguration, SubnetIdx, SubnetRef, TiVec, Topology, VnetIdx, FIRST_HOST,
 };
@@ -21,6 +22,24 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 
 pub const KIND: &str = "internet";
+
+/// What sets the Internet's port apart.
+pub const TRAITS: Traits = Traits {
+    name: KIND,
+    bring_up: BringUp::Internet,
+    // The kernel translates its flows with the lab's public addresses.
+    fast_path: true,
+    // It forwards to VMs, which would get the run whole.
+    takes_udp_runs: false,
+    listed: true,
+    // It holds every address that is not the lab's: a packet sent to
+    // one is decided by the edge.
+    holds_addresses: false,
+    // Its subnet is a placeholder the decision never reads.
+    in_vnet: false,
+    // Named after the lab's first port's.
+    netns_derived: true,
+};
 
 /// The port's name.
 pub const NAME: &str = "internet";
@@ -181,4 +200,13 @@ pub fn holds(prefixes: &[IpNet], address: IpAddr) -> bool {
 /// The machine the Internet runs on: the first.
 fn internet_host(_topology: &Topology) -> HostIdx {
     FIRST_HOST
+}
+
+/// The refusal of its name speaks of the Internet, at the file's
+/// `internet`.
+pub fn name_claim() -> NameClaim {
+    NameClaim {
+        what: "the Internet".to_string(),
+        key: "internet".to_string(),
+    }
 }

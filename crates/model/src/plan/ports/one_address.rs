@@ -3,7 +3,8 @@
 //! address, no NSG. A file apart from `ports/mod.rs`, which names instances
 //! after `plan/names.rs`, since the name checks read these ports' modules.
 
-use super::super::{Port, PortKind, PORT_INTERFACE};
+use super::super::{Port, PORT_INTERFACE};
+use super::kind::PortKind;
 use crate::topology::{HostIdx, IpConfiguration, SubnetRef};
 use std::net::IpAddr;
 

@@ -6,11 +6,29 @@
 //! VNet end here, consumed by the fabric.
 
 use super::super::names::{prober_name, prober_netns};
-use super::super::{Port, PortIdx, PortKind};
+use super::super::{Port, PortIdx};
+use super::kind::{BringUp, PortKind, Traits};
 use crate::topology::{TiVec, Topology, PROBE_SOURCE};
 use std::net::IpAddr;
 
 pub const KIND: &str = "prober";
+
+/// What sets a health prober apart.
+pub const TRAITS: Traits = Traits {
+    name: KIND,
+    // 168.63.129.16 alone, as a /32 in no subnet, everything out of
+    // its TUN with no gateway address: the fabric takes its probes to
+    // the backends of its VNet.
+    bring_up: BringUp::PlatformAddress,
+    // Every probe stays in the workers.
+    fast_path: false,
+    // Its namespace ends the datagrams.
+    takes_udp_runs: true,
+    listed: true,
+    holds_addresses: true,
+    in_vnet: true,
+    netns_derived: false,
+};
 
 /// The port's name, which is its namespace's name too, behind the lab's
 /// `netns_prefix`.

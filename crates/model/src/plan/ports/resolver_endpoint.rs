@@ -5,11 +5,39 @@
 //! inbound endpoint as Azure DNS of the resolver's VNet, and sends the
 //! queries its forwarding rules take from an outbound endpoint.
 
-use super::super::{Port, PortIdx, PortKind};
-use crate::topology::{ResolverEndpoint, TiVec, Topology};
+use super::super::{Port, PortIdx};
+use super::kind::{BringUp, DnsRole, NameClaim, PortKind, Traits};
+use crate::topology::{ResolverEndpoint, ResolverIdx, TiVec, Topology};
+use std::net::IpAddr;
 
 pub const INBOUND_KIND: &str = "resolver-inbound";
 pub const OUTBOUND_KIND: &str = "resolver-outbound";
+
+/// What sets an inbound endpoint apart.
+pub const INBOUND_TRAITS: Traits = Traits {
+    name: INBOUND_KIND,
+    // It sends and receives through its subnet like a VM.
+    bring_up: BringUp::Guest,
+    fast_path: false,
+    takes_udp_runs: false,
+    listed: true,
+    holds_addresses: true,
+    in_vnet: true,
+    netns_derived: false,
+};
+
+/// What sets an outbound endpoint apart.
+pub const OUTBOUND_TRAITS: Traits = Traits {
+    name: OUTBOUND_KIND,
+    // It sends and receives through its subnet like a VM.
+    bring_up: BringUp::Guest,
+    fast_path: false,
+    takes_udp_runs: false,
+    listed: true,
+    holds_addresses: true,
+    in_vnet: true,
+    netns_derived: false,
+};
 
 /// The name of endpoint `endpoint` of `resolver`: its port's, and its
 /// namespace's behind the lab's `netns_prefix`.
@@ -52,4 +80,36 @@ fn port(topology: &Topology, resolver: &str, kind: PortKind, endpoint: &Resolver
         endpoint.line,
         topology.placement.vnet_host(subnet.vnet),
     )
+}
+
+/// An inbound endpoint answers at its `address` as Azure DNS of the
+/// resolver's VNet.
+pub fn inbound_dns_role(topology: &Topology, resolver: ResolverIdx, address: IpAddr) -> DnsRole {
+    DnsRole::Answers {
+        view: topology.dns_resolvers[resolver].vnet,
+        address,
+        proxy: None,
+    }
+}
+
+/// An outbound endpoint sends from its `address` what the resolver's
+/// rulesets forward through it.
+pub fn outbound_dns_role(resolver: ResolverIdx, endpoint: usize, address: IpAddr) -> DnsRole {
+    DnsRole::Sends {
+        resolver,
+        endpoint,
+        address,
+    }
+}
+
+/// The refusal of its name speaks of the resolver's endpoint, at the
+/// resolver.
+pub fn name_claim(topology: &Topology, resolver: ResolverIdx) -> NameClaim {
+    NameClaim {
+        what: "the resolver's endpoint".to_string(),
+        key: format!(
+            "private_dns_resolvers[{}]",
+            topology.dns_resolvers[resolver].name
+        ),
+    }
 }

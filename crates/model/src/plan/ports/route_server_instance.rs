@@ -6,10 +6,26 @@
 //! appliances. It carries only its own BGP sessions: traffic to a route it
 //! programs goes to the appliance that announced it, never through it.
 
-use super::super::{Port, PortIdx, PortKind};
+use super::super::{Port, PortIdx};
+use super::kind::{BringUp, PortKind, Traits};
 use crate::topology::{TiVec, Topology};
 
 pub const KIND: &str = "route-server-instance";
+
+/// What sets a Route Server instance apart.
+pub const TRAITS: Traits = Traits {
+    name: KIND,
+    // Like a gateway instance: its address in RouteServerSubnet, and
+    // the instance's BGP speaker in the namespace.
+    bring_up: BringUp::Guest,
+    // It carries only its own BGP sessions.
+    fast_path: false,
+    takes_udp_runs: false,
+    listed: true,
+    holds_addresses: true,
+    in_vnet: true,
+    netns_derived: false,
+};
 
 /// One port per instance of each Route Server, in file order.
 pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
@@ -19,7 +35,7 @@ pub fn derive(topology: &Topology, ports: &mut TiVec<PortIdx, Port>) {
             route_server: r,
             instance,
         };
-        let each = super::instances(
+        let each = super::instances::instances(
             topology,
             (&rs.name, rs.line),
             (rs.subnet, host),

@@ -11,11 +11,28 @@
 //! Microsoft's edge, as in Azure.
 
 use super::super::names::{msee_netns, tunnel_name, tunnels};
-use super::super::{Port, PortIdx, PortKind};
+use super::super::{Port, PortIdx};
+use super::kind::{BringUp, PortKind, Traits};
 use crate::topology::{TiVec, Topology};
 use std::collections::HashMap;
 
 pub const KIND: &str = "site-tunnel";
+
+/// What sets a site's tunnel apart.
+pub const TRAITS: Traits = Traits {
+    name: KIND,
+    // A TUN of its own name in the router's namespace, which the
+    // site builds (see the daemon's `hybrid`).
+    bring_up: BringUp::Tunnel,
+    // Every packet a gateway carries stays in the workers.
+    fast_path: false,
+    // The site's router ends the datagrams or routes them on-premises.
+    takes_udp_runs: true,
+    listed: true,
+    holds_addresses: true,
+    in_vnet: true,
+    netns_derived: false,
+};
 
 /// The port's name, from the router's label.
 pub fn name(router: &str, gateway: &str, instance: usize) -> String {
