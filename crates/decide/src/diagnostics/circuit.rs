@@ -14,8 +14,8 @@
 //! share Microsoft's AS). Rows are sorted by network, then next hop, as
 //! `az` lists them.
 
+use super::lookup::{find_named, QueryError};
 use super::render::{as_path_text, Column, Tabular};
-use super::{find_named, QueryError};
 use crate::snapshot::Snapshot;
 use crate::topology::CircuitIdx;
 use ipnet::IpNet;

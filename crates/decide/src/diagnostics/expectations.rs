@@ -13,10 +13,10 @@
 //! as live only ([`ExpectationResult::live_only`], found `Undecided`), and
 //! only a running lab tests it.
 
+use super::lookup::QueryError;
 use super::names::{expected_name_answer, lookup_destination};
 use super::render::{json_text, table};
 use super::trace::{endpoint_name, reply_failure, trace, Trace, TraceQuery, TRACE_REASONS};
-use super::QueryError;
 use crate::dataplane::DropReason;
 use crate::policy::bgp::expected_learned;
 use crate::snapshot::Snapshot;

@@ -13,8 +13,8 @@
 //! [`BgpModel`]'s prediction; a running lab answers them from its
 //! speakers instead.
 
+use super::lookup::{find_named, listed, QueryError};
 use super::render::{as_path_text, Column, Tabular};
-use super::{find_named, listed, QueryError};
 use crate::policy::bgp::{peer_host_groups, BgpModel};
 use crate::policy::gateways::{bgp_peer_addresses, served_ranges};
 use crate::snapshot::Snapshot;

@@ -6,8 +6,8 @@
 //! and the flow table; this room holds their shape, the lookup of a load
 //! balancer by name and the rendering.
 
+use super::lookup::{find_named, QueryError};
 use super::render::{Column, Tabular};
-use super::{find_named, QueryError};
 use crate::snapshot::Snapshot;
 use crate::topology::LoadBalancerIdx;
 use serde::{Deserialize, Serialize};

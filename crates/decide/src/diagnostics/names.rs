@@ -13,8 +13,8 @@
 //! `resolves` expectation ([`expected_name_answer`]), with the same
 //! refusal where vnetd cannot know the answer offline.
 
+use super::lookup::QueryError;
 use super::render::{json_text, table};
-use super::QueryError;
 use crate::names::{
     NameServers, Origin, QueryType, Rcode, Reply, Resolution, Source, Step, StepResult,
     INTERNAL_SUFFIX, MAX_CNAME_STEPS,
@@ -95,7 +95,7 @@ pub fn resolve(
                 live: None,
             });
         }
-        (None, None) => super::find_named(snap, &t.nics, nic, "NIC", "NICs")?,
+        (None, None) => super::lookup::find_named(snap, &t.nics, nic, "NIC", "NICs")?,
     };
     let vnet = t.nics[idx].subnet.vnet;
     let servers = NameServers::of(t, idx);

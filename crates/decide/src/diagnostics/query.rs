@@ -2,7 +2,7 @@
 //! over the control socket to a running lab, where the daemon answers it
 //! from its own snapshot.
 
-use super::QueryError;
+use super::lookup::QueryError;
 use crate::engine::classifier::PacketKey;
 use crate::topology::{Direction, IPPROTO_TCP, IPPROTO_UDP};
 use serde::Serialize;

@@ -2,8 +2,8 @@
 //! programs (`az`-shaped JSON).
 
 use super::az::*;
+use super::lookup::{find_nic, QueryError, RoutesOf};
 use super::query::FlowQuery;
-use super::{find_nic, QueryError, RoutesOf};
 use crate::policy::nsg::NsgLevel;
 use crate::snapshot::Snapshot;
 use serde::Serialize;

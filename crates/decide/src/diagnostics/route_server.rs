@@ -18,8 +18,8 @@
 //!   answers from its speakers (gobgpd's adj-RIB-out) with the same rows,
 //!   made by [`advertised_row`].
 
+use super::lookup::{find_named, listed, QueryError};
 use super::render::{as_path_text, Column, Tabular};
-use super::{find_named, listed, QueryError};
 use crate::policy::bgp::{BgpModel, SpeakerId};
 use crate::snapshot::Snapshot;
 use crate::topology::RouteServerIdx;

@@ -26,7 +26,7 @@
 //! way back is the trace's Deny.
 
 use super::az::SYSTEM_ROUTE;
-use super::QueryError;
+use super::lookup::QueryError;
 use crate::dataplane::decide::FrontendHop;
 use crate::dataplane::nat::{translate, Rewrite};
 use crate::dataplane::{

@@ -10,8 +10,8 @@
 //! firewall, or the table for its own static routes; `asPath` is the
 //! hyphen-joined path, empty for a local connection or a static route.
 
+use super::lookup::{find_named, QueryError};
 use super::render::{Column, Tabular};
-use super::{find_named, QueryError};
 use crate::policy::gateways::LearnedRoutes;
 use crate::policy::ids;
 use crate::policy::virtual_wan::{hub_table_routes, HubHop, HubOrigin, HubRoute};

@@ -2,7 +2,7 @@
 //! GitHub renders inside a ```` ```mermaid ```` block.
 
 use super::model::*;
-use super::{
+use super::style::{
     escaped, quoted_label, FRONTEND_FILL, INTERNET, INTERNET_FILL, LOAD_BALANCING, NAT_GATEWAY,
     NAT_GATEWAY_FILL, ROUTE_SERVER, ROUTE_SERVER_FILL,
 };

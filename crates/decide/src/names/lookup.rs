@@ -2,11 +2,13 @@
 //! (linked zones, VM names, public names, nothing), each CNAME followed
 //! from the top of that order.
 
-use super::zones::{Node, Set};
-use super::{
-    normalise, AnswerRecord, LinkedZone, NameTables, PublicName, QueryType, Rcode, Resolution,
-    Source, Step, StepResult, INTERNAL_SUFFIX, MAX_CNAME_STEPS, PUBLIC_NAME_TTL, VM_NAME_TTL,
+use super::resolution::{AnswerRecord, Forward, Rcode, Resolution, Source, Step, StepResult};
+use super::tables::{LinkedZone, NameTables, PublicName};
+use super::vocabulary::{
+    normalise, query_type, QueryType, INTERNAL_SUFFIX, MAX_CNAME_STEPS, PUBLIC_NAME_TTL,
+    VM_NAME_TTL,
 };
+use super::zones::{Node, Set};
 use crate::topology::{RecordData, RecordType, ResolutionPolicy, VnetIdx};
 use std::net::IpAddr;
 
@@ -103,7 +105,7 @@ impl NameTables {
                     targets: rule.targets.iter().map(|t| t.to_string()).collect(),
                 },
             );
-            out.forward = Some(super::Forward {
+            out.forward = Some(Forward {
                 name: name.to_string(),
                 targets: rule.targets.clone(),
                 outbound: rule.outbound.clone(),
@@ -177,7 +179,7 @@ impl NameTables {
         }
         let matching: Vec<&Set> = sets
             .iter()
-            .filter(|s| qtype == QueryType::ANY || super::query_type(s.record_type) == qtype)
+            .filter(|s| qtype == QueryType::ANY || query_type(s.record_type) == qtype)
             .collect();
         let count = matching.iter().map(|s| s.records.len()).sum();
         for set in &matching {

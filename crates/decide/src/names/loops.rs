@@ -19,7 +19,9 @@
 //! server outside the lab (an on-premises forwarder sending a name back to
 //! an inbound endpoint) cannot be seen here; the running lab cuts it.
 
-use super::{NameTables, QueryType, Source};
+use super::resolution::Source;
+use super::tables::NameTables;
+use super::vocabulary::QueryType;
 use crate::topology::{ResolverIdx, Topology, VnetIdx};
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;

@@ -3,7 +3,7 @@
 //! or the public names, each CNAME followed, each NxDomainRedirect
 //! fallback), for the diagnostics to show.
 
-use super::QueryType;
+use super::vocabulary::QueryType;
 use crate::topology::{RecordData, RecordType, ResolutionPolicy};
 use serde::Serialize;
 
@@ -137,7 +137,7 @@ pub enum StepResult {
     Redirected,
     /// The CNAME's target was already asked in this chain: SERVFAIL.
     Loop { target: String },
-    /// The chain has more than [`super::MAX_CNAME_STEPS`] CNAMEs: SERVFAIL.
+    /// The chain has more than [`super::vocabulary::MAX_CNAME_STEPS`] CNAMEs: SERVFAIL.
     TooLong { target: String },
     /// Sent on to the rule's targets from an outbound endpoint: their
     /// answer is the rest of the answer.

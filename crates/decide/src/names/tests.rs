@@ -3,7 +3,7 @@
 //! topology itself (`reference`), which shares no table with the engine.
 
 use super::*;
-use crate::topology::{parse_str, Topology};
+use crate::topology::{parse_str, ResolutionPolicy, Topology, VnetIdx};
 use std::collections::BTreeSet;
 
 mod forwarding;

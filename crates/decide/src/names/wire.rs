@@ -20,7 +20,9 @@
 //!   truncated too when the target's own UDP answer was; over TCP
 //!   ([`relay_tcp`]) it goes whole.
 
-use super::{AnswerRecord, Forward, NameTables, QueryType, Rcode, Resolution};
+use super::resolution::{AnswerRecord, Forward, Rcode, Resolution};
+use super::tables::NameTables;
+use super::vocabulary::{normalise, QueryType};
 use crate::topology::{RecordData, VnetIdx};
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, SRV, TXT};
@@ -395,7 +397,7 @@ fn write_failure(response: Message, out: &mut Vec<u8>) -> Outcome {
 pub fn question(name: &str, query_type: QueryType, id: u16) -> Option<Vec<u8>> {
     let mut query = Message::new(id, MessageType::Query, OpCode::Query);
     query.metadata.recursion_desired = true;
-    query.add_query(Query::query(fqdn(&super::normalise(name))?, query_type));
+    query.add_query(Query::query(fqdn(&normalise(name))?, query_type));
     query.to_vec().ok()
 }
 

@@ -5,7 +5,8 @@
 //! from one that exists without the type asked, and a wildcard stands only
 //! for names that do not exist (RFC 4592).
 
-use super::{in_domain, Origin, VmName, VM_NAME_TTL};
+use super::resolution::Origin;
+use super::vocabulary::{in_domain, VmName, VM_NAME_TTL};
 use crate::topology::{
     PrivateDnsZone, RecordData, RecordType, TiVec, Topology, VnetIdx, ZoneIdx, ZONE_GROUP_TTL,
 };

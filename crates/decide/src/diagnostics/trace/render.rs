@@ -3,9 +3,9 @@
 //! crossed.
 
 use super::{reply_failure, NsgCheck, Trace};
+use crate::diagnostics::lookup::QueryError;
 use crate::diagnostics::names::render_lookup;
 use crate::diagnostics::render::{json_text, table};
-use crate::diagnostics::QueryError;
 use crate::topology::Access;
 use std::fmt::Write as _;
 

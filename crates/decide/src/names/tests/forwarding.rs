@@ -6,7 +6,7 @@
 //! it is too long or the target's was, whole over TCP.
 
 use super::super::*;
-use crate::topology::{parse_str, RecordData};
+use crate::topology::{parse_str, RecordData, VnetIdx};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record};
