@@ -158,8 +158,8 @@ pub fn servers_convergence(
     counters: &crate::daemon::answering::paas::PaasCounters,
     state: &mut Convergence,
 ) {
-    let has_servers = (snapshot.plan.ports.iter())
-        .any(|p| p.kind.servers() != crate::plan::ports::Servers::None);
+    let has_servers =
+        (snapshot.plan.ports.iter()).any(|p| p.kind.servers() != crate::plan::ports::Servers::None);
     let topology = &snapshot.topology;
     let has_dns_servers = topology.nics.iter().any(|n| n.dns_server.is_some())
         || (topology.sites.iter()).any(|s| s.hosts.iter().any(|h| h.dns_server.is_some()));

@@ -57,9 +57,9 @@
 //!   them again; [`Roster::peer_status`] shows its sessions with the
 //!   reason, next to the other instances'.
 //! - A session gobgpd dropped for more than
-//!   [`crate::policy::gateways::MAX_LEARNED_PREFIXES`] is let up again every
-//!   [`PREFIX_LIMIT_RETRY`], as Azure re-establishes it (gobgpd alone
-//!   keeps it down for good).
+//!   [`crate::policy::gateways::MAX_LEARNED_PREFIXES`] is let up again
+//!   every [`crate::policy::gateways::PREFIX_LIMIT_RETRY`], as Azure
+//!   re-establishes it (gobgpd alone keeps it down for good).
 //!
 //! Dropping a `Hybrid` stops every daemon and watcher and removes the
 //! sites.
