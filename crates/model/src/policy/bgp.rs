@@ -51,6 +51,7 @@ mod speakers;
 
 pub use edge::{edge_address, edge_neighbors, EdgeNeighbor, EdgeRole};
 pub use fixpoint::{expected_learned, BgpModel, PredictedAdvertisement, PredictedSession};
+pub use ipv4::v4;
 pub use neighbors::{
     instance_neighbors, peer_host_groups, router_bgp_address, router_neighbors, router_own_address,
     site_peer_neighbors, withheld_from, InstanceNeighbor, RouterNeighbor,

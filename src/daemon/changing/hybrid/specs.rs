@@ -5,6 +5,8 @@
 use crate::host::routing::gobgp::GobgpNeighbor;
 use crate::host::routing::{BgpNeighbor, BgpRouterSpec, ProgramSearch, Suite};
 use crate::host::site::{SiteHostSpec, SiteSpec};
+/// The address, when it is IPv4, as the BGP model reads it.
+pub(super) use crate::policy::bgp::v4;
 use crate::policy::bgp::{
     appliance_neighbors, instance_neighbors, peer_host_groups, route_server_neighbors,
     router_neighbors, router_own_address, site_peer_neighbors, RouterNeighbor,
@@ -48,13 +50,6 @@ pub(super) fn site_spec(site: &Site) -> SiteSpec {
                 }
             })
             .collect(),
-    }
-}
-
-pub(super) fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
-    match ip {
-        IpAddr::V4(a) => Some(a),
-        IpAddr::V6(_) => None,
     }
 }
 

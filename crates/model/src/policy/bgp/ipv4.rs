@@ -5,7 +5,7 @@ use ipnet::{IpNet, Ipv4Net};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// The address, when it is IPv4: the model speaks IPv4 only.
-pub(super) fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
+pub fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
     match ip {
         IpAddr::V4(a) => Some(a),
         IpAddr::V6(_) => None,

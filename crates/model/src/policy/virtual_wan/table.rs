@@ -41,15 +41,8 @@ pub fn hub_table_candidates(
     if table == 1 {
         return Vec::new();
     }
-    let meshed = topo
-        .virtual_wans
-        .get(h.wan)
-        .is_some_and(VirtualWan::hubs_meshed);
     let mut out = Vec::new();
-    for (from, other) in topo.virtual_hubs.iter_enumerated() {
-        if other.wan != h.wan || (from != hub && !meshed) {
-            continue;
-        }
+    for (from, other) in hubs_in_reach(topo, hub) {
         for (ci, c) in other.connections.iter().enumerate() {
             if !propagates_to(topo, c, hub, table) {
                 continue;
@@ -207,15 +200,8 @@ pub fn firewall_routes(
     let Some(h) = topo.virtual_hubs.get(hub) else {
         return Vec::new();
     };
-    let meshed = topo
-        .virtual_wans
-        .get(h.wan)
-        .is_some_and(VirtualWan::hubs_meshed);
     let mut out = Vec::new();
-    for (from, other) in topo.virtual_hubs.iter_enumerated() {
-        if other.wan != h.wan || (from != hub && !meshed) {
-            continue;
-        }
+    for (from, other) in hubs_in_reach(topo, hub) {
         for (connection, c) in other.connections.iter().enumerate() {
             let own = topo.vnets[c.vnet].address_space.iter().map(|p| p.trunc());
             let statics = c
@@ -258,4 +244,19 @@ pub fn firewall_routes(
         }
     }
     select(out, h.routing_preference)
+}
+
+/// The hubs whose connections a table of `hub` may hear from: `hub`
+/// itself, and the other hubs of its Virtual WAN when its hubs are meshed.
+fn hubs_in_reach(
+    topo: &Topology,
+    hub: VirtualHubIdx,
+) -> impl Iterator<Item = (VirtualHubIdx, &VirtualHub)> {
+    let wan = topo.virtual_hubs.get(hub).map(|h| h.wan);
+    let meshed = wan
+        .and_then(|w| topo.virtual_wans.get(w))
+        .is_some_and(VirtualWan::hubs_meshed);
+    topo.virtual_hubs
+        .iter_enumerated()
+        .filter(move |(from, other)| Some(other.wan) == wan && (*from == hub || meshed))
 }
