@@ -172,24 +172,26 @@ fn admin_rules_and_nsgs_decide_in_the_same_vnet_flow_log_records() {
 
     // The NSG flow log says the same of both, with the same addresses
     // and, for the ended flow, the same counts.
-    let nsg_tuples: Vec<String> = documents(logs.path())
-        .into_iter()
-        .filter(|(path, _)| !path.starts_with(logs.path().join("insights-logs-flowlogflowevent")))
-        .flat_map(|(_, doc)| doc["records"].as_array().cloned().unwrap_or_default())
-        .flat_map(|r| {
-            r["properties"]["flows"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .flat_map(|rule| rule["flows"].as_array().cloned().unwrap_or_default())
-        .flat_map(|mac| mac["flowTuples"].as_array().cloned().unwrap_or_default())
-        .filter_map(|t| t.as_str().map(|t| t.split_once(',').unwrap().1.to_string()))
-        .collect();
-    assert!(
-        nsg_tuples.contains(&"203.0.113.10,10.1.1.4,41389,3389,T,I,D,B,,,,".to_string()),
-        "{nsg_tuples:#?}"
-    );
+    // The two logs are written by their own intervals: the NSG log's
+    // ended record may land after the VNet log's, so it is waited for.
+    let nsg_tuples = || -> Vec<String> {
+        documents(logs.path())
+            .into_iter()
+            .filter(|(path, _)| {
+                !path.starts_with(logs.path().join("insights-logs-flowlogflowevent"))
+            })
+            .flat_map(|(_, doc)| doc["records"].as_array().cloned().unwrap_or_default())
+            .flat_map(|r| {
+                r["properties"]["flows"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .flat_map(|rule| rule["flows"].as_array().cloned().unwrap_or_default())
+            .flat_map(|mac| mac["flowTuples"].as_array().cloned().unwrap_or_default())
+            .filter_map(|t| t.as_str().map(|t| t.split_once(',').unwrap().1.to_string()))
+            .collect()
+    };
     let nsg_end = format!(
         "203.0.113.10,10.1.1.4,41080,80,T,I,A,E,{}",
         counts
@@ -198,5 +200,12 @@ fn admin_rules_and_nsgs_decide_in_the_same_vnet_flow_log_records() {
             .collect::<Vec<_>>()
             .join(",")
     );
+    let nsg_denied = "203.0.113.10,10.1.1.4,41389,3389,T,I,D,B,,,,".to_string();
+    wait_for(Duration::from_secs(20), || {
+        let tuples = nsg_tuples();
+        tuples.contains(&nsg_end) && tuples.contains(&nsg_denied)
+    });
+    let nsg_tuples = nsg_tuples();
+    assert!(nsg_tuples.contains(&nsg_denied), "{nsg_tuples:#?}");
     assert!(nsg_tuples.contains(&nsg_end), "{nsg_tuples:#?}");
 }
