@@ -614,11 +614,19 @@ fn an_offloaded_udp_transfer_cut_by_applies_counts_exactly_what_iperf3_received(
     let socket_errors_before = socket_errors();
     let applier = {
         let daemon = lab.shared();
-        let text = common::with_netns_prefix(&denying_udp(7999), prefix);
+        // An NSG on shared1's subnet (which lets iperf3 through): the
+        // receiver's port changes, and with it the flow.
+        let shared = "      - name: shared\n        address_prefixes: [10.0.2.0/24]\n";
+        let guarded = denying_udp(7999).replace(
+            shared,
+            &format!("{shared}        network_security_group: spoke2-app-nsg\n"),
+        );
+        assert_ne!(guarded, denying_udp(7999));
+        let text = common::with_netns_prefix(&guarded, prefix);
         let original = common::with_netns_prefix(HUB_SPOKE, prefix);
         std::thread::spawn(move || {
             // While the transfer runs: a new plane, then the old one again;
-            // each sends every flow's next packet back to the workers. Each
+            // each sends the flow's next packet back to the workers. Each
             // waits until the datagram flow is carried (by the kernel when
             // it offloads) under the plane before.
             let carried = || {

@@ -1,8 +1,9 @@
 //! Offloaded flows as the rules change under them: a route a gateway
 //! learns moves the flows it changes out of the kernel at their next packet
 //! and leaves the others there, and a generation the kernel cannot be given
-//! takes the flows it concerns out all the same. Runs in both modes, as
-//! `e2e_offload` does. Needs root (see `common::require_root`).
+//! takes the flows it concerns out all the same; a Virtual Network
+//! Manager commit moves the flows of the VNets it reaches and leaves the
+//! others in the kernel. Runs in both modes, as `e2e_offload` does. Needs root (see `common::require_root`).
 
 use super::e2e_offload::{
     assert_denied_from_now, assert_mode, bound_in, denying_udp, flow, offloading, receive,
@@ -231,4 +232,73 @@ fn a_generation_the_kernel_cannot_be_given_stops_an_offloaded_flow_all_the_same(
         );
     }
     assert_denied_from_now(&lab, (&client, &server), to, denied_before);
+}
+
+const NETWORK_MANAGER: &str = include_str!("../../config/network-manager.yaml");
+
+#[test]
+fn a_security_admin_commit_leaves_the_offloaded_flows_of_the_ports_it_does_not_change_in_the_kernel(
+) {
+    let prefix = "offavnm";
+    let lab = Lab::start(prefix, NETWORK_MANAGER);
+    assert_mode(&lab);
+    // In West Europe (a path between regions is shaped, and stays in
+    // userspace): mon1 to hub1, both in the hub; hub1 to spoke1's vm1.
+    let kept: SocketAddr = "10.0.1.4:7520".parse().unwrap();
+    let kept_stream = Stream::start(
+        common::udp_client_for(&lab.ns("mon1"), kept),
+        bound_in(&lab.ns("hub1"), kept),
+        kept,
+    );
+    let moved: SocketAddr = "10.1.1.4:7521".parse().unwrap();
+    let moved_stream = Stream::start(
+        common::udp_client_for(&lab.ns("hub1"), moved),
+        bound_in(&lab.ns("vm1"), moved),
+        moved,
+    );
+    kept_stream.wait_for_more(50);
+    moved_stream.wait_for_more(50);
+    wait_offloaded(&lab, "mon1", "Udp", &kept.to_string());
+    wait_offloaded(&lab, "hub1", "Udp", &moved.to_string());
+    // Settled: what reached the workers before the entries took over.
+    kept_stream.wait_for_more(50);
+    moved_stream.wait_for_more(50);
+    let (kept_by_workers, moved_by_workers) = (
+        sent_by_the_workers(&lab, "mon1"),
+        sent_by_the_workers(&lab, "hub1"),
+    );
+
+    // The guardrails are no longer committed to West Europe: the stages
+    // of the spokes' VMs there change, the hub's do not.
+    let commit = NETWORK_MANAGER.replace(
+        "      - {location: westeurope, scope_access: SecurityAdmin, configurations: [guardrails]}\n",
+        "",
+    );
+    assert_ne!(commit, NETWORK_MANAGER);
+    lab.daemon()
+        .apply("commit.yaml", &common::with_netns_prefix(&commit, prefix))
+        .unwrap_or_else(|e| panic!("apply refused: {e:?}"));
+    kept_stream.wait_for_more(300);
+    moved_stream.wait_for_more(300);
+    if offloading() {
+        // Not one datagram of mon1's stream came back to the workers, and
+        // `flows` says the kernel carries it.
+        assert_eq!(
+            sent_by_the_workers(&lab, "mon1"),
+            kept_by_workers,
+            "the workers saw datagrams of mon1's stream after the commit"
+        );
+        assert!(flow(&lab, "mon1", "Udp", &kept.to_string()).is_some_and(|f| f.offloaded));
+        // vm1's port changed: the next datagram to it was decided again by
+        // the workers, and its flow offloaded again.
+        assert!(
+            sent_by_the_workers(&lab, "hub1") > moved_by_workers,
+            "hub1's stream to vm1 was not decided again"
+        );
+        wait_offloaded(&lab, "hub1", "Udp", &moved.to_string());
+    } else {
+        assert_eq!(lab.stats("mon1").offloaded_packets_sent, 0);
+        assert_eq!(lab.stats("hub1").offloaded_packets_sent, 0);
+    }
+    drop((kept_stream, moved_stream));
 }

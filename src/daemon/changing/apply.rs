@@ -450,9 +450,12 @@ impl Applying<'_> {
                 warn_and_keep!(warnings, "the underlay keeps the older placement: {e:#}");
             }
         }
-        // Publishing raises the fast path's generation first: offloaded
-        // flows were decided under the old plane, so the next packet of
-        // each is decided again, and offloaded again if still admitted.
+        // Publishing raises the fast path's generation first, for the
+        // ports the new plane may decide otherwise (every port when the
+        // ports or the tables they all read changed): the next packet of
+        // each of their offloaded flows is decided again, and offloaded
+        // again if still admitted; the other ports' flows stay in the
+        // kernel.
         let generation =
             self.changing
                 .publish_applied(self.forwarding, Arc::new(snapshot), ports, warnings);

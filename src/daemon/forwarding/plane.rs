@@ -233,8 +233,9 @@ impl Plane {
 /// Before a plane is published, the fabric is told which ports it may
 /// decide otherwise than the plane before ([`Snapshot::changed_ports_since`]):
 /// their generation is raised to the new snapshot's (every port's, for a
-/// plane of another topology). From then on the kernel fast path carries
-/// no packet of theirs under an entry decided with older rules, and sends
+/// plane of other ports or of other tables every port reads). From then
+/// on the kernel fast path carries no packet of theirs under an entry
+/// decided with older rules, and sends
 /// it to the workers instead, which decide it under the rules they hold
 /// (and offload its flow again if it is still admitted); the flows of the
 /// other ports stay in the kernel. Raising it first means the kernel stops

@@ -4,15 +4,23 @@
 //! rules that decided them; a new snapshot must send back to the workers
 //! every flow whose decision it can change, and only those (a BGP update
 //! learned by one gateway must not pull every VM's flows out of the
-//! kernel). A flow's decision reads its sender's routes (its subnet's
+//! kernel, nor a security admin rule committed to one VNet every other
+//! VNet's). A flow's decision reads its sender's routes (its subnet's
 //! effective routes, learned routes included, and past a route into a
 //! gateway, the gateways' own tables of what they learned) and NSGs, its
-//! receiver's
-//! NSGs and addresses, the load balancers a port is a backend or frontend
-//! of, and the port's way out to the Internet. A snapshot of the same
-//! topology (what the gateways learned, or the probes found, changed)
-//! shares every table that did not change, so most comparisons are of
-//! pointers; a snapshot of another topology (`apply`) changes every port.
+//! receiver's NSGs and addresses, the load balancers a port is a backend
+//! or frontend of, and the port's way out to the Internet.
+//!
+//! A snapshot of the same topology (what the gateways learned, or the
+//! probes found, changed) shares every table that did not change, so most
+//! comparisons are of pointers. A snapshot of another topology (`apply`,
+//! a Virtual Network Manager commit) is compared by value: when its ports,
+//! the tables every port reads (addresses, crossings, gateways, load
+//! balancers, the edge, shaping, where the machines are) and the rules'
+//! numbering are the same, only the ports whose own tables differ change,
+//! those of the VNets whose peerings or connected groups changed, the
+//! firewalls (whose policies are read from the topology) and the ports
+//! that serve names; otherwise every port does.
 
 use super::forwarding::RouteTarget;
 use super::{NicTables, NsgStage, Snapshot};
@@ -24,7 +32,7 @@ use std::sync::Arc;
 /// one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangedPorts {
-    /// Every port (another topology).
+    /// Every port (other ports, or other tables that every port reads).
     All,
     /// Only these ports (possibly none).
     Only(Vec<PortIdx>),
@@ -41,31 +49,81 @@ impl Snapshot {
     /// The ports whose flows this snapshot may decide otherwise than
     /// `before` does.
     pub fn changed_ports_since(&self, before: &Snapshot) -> ChangedPorts {
-        if self.topology_version != before.topology_version
-            || self.nics.len() != before.nics.len()
-            || !Arc::ptr_eq(&self.shaping, &before.shaping)
-            || !Arc::ptr_eq(&self.names, &before.names)
-        {
+        let same_topology = self.topology_version == before.topology_version;
+        let beyond = if same_topology {
+            (Arc::ptr_eq(&self.shaping, &before.shaping) && Arc::ptr_eq(&self.names, &before.names))
+                .then(Vec::new)
+        } else {
+            self.vnets_crossing_otherwise(before)
+        };
+        let (Some(crossing_otherwise), true) = (beyond, self.nics.len() == before.nics.len())
+        else {
             return ChangedPorts::All;
-        }
+        };
         let learned_changed = self.learned != before.learned;
         let health_changed = self.health != before.health;
+        let names_changed = !Arc::ptr_eq(&self.names, &before.names);
         let changed = (self.nics.iter_enumerated())
             .zip(before.nics.iter())
             .filter(|((_, now), then)| {
                 !self.same_routes(now, before, then)
-                    || !same_stages(&now.inbound, &then.inbound)
-                    || !same_stages(&now.outbound, &then.outbound)
-                    || now.addresses != then.addresses
-                    || now.translated_frontends != then.translated_frontends
-                    || now.backend_of != then.backend_of
-                    || now.egress != then.egress
+                    || !now.decides_alike(then)
                     || (learned_changed && (now.learns() || self.routes_into_a_gateway(now)))
                     || (health_changed && now.balanced())
+                    || (!same_topology && now.kind.is_firewall())
+                    || (names_changed && now.kind.serves_names())
+                    || crossing_otherwise.get(now.vnet.index()) == Some(&true)
             })
             .map(|((idx, _), _)| idx)
             .collect();
         ChangedPorts::Only(changed)
+    }
+
+    /// When `before`, a snapshot of another topology, has the same ports
+    /// and the same tables every port's decision reads but for the
+    /// crossings between VNets: per VNet, whether its crossings differ,
+    /// so that only those VNets' ports and the ports' own tables remain
+    /// to compare; `None` when more differs. Every field is named: a
+    /// table added to the snapshot must say here whether it is compared.
+    fn vnets_crossing_otherwise(&self, before: &Snapshot) -> Option<Vec<bool>> {
+        let Snapshot {
+            topology,
+            plan,
+            generation: _,
+            topology_version: _,
+            // Compared per port: [`Snapshot::same_routes`].
+            subnets: _,
+            subnet_slots: _,
+            nics: _,
+            forwarding,
+            rule_names,
+            // Compared per port: the ports that read them.
+            learned: _,
+            gateways,
+            health: _,
+            fqdns,
+            frontends,
+            probers,
+            azure_dns,
+            shaping,
+            // Read only by the ports that serve names.
+            names: _,
+            edge,
+        } = self;
+        let alike = *plan == before.plan
+            && topology.placement == before.topology.placement
+            && Arc::ptr_eq(rule_names, &before.rule_names)
+            && gateways.len() == before.gateways.len()
+            && (gateways.iter().zip(before.gateways.iter())).all(|(a, b)| a.hands_on_alike(b))
+            && **fqdns == *before.fqdns
+            && *frontends == before.frontends
+            && *probers == before.probers
+            && *azure_dns == before.azure_dns
+            && shaping.shapes_alike(&before.shaping)
+            && *edge == before.edge;
+        alike
+            .then(|| forwarding.vnets_crossing_otherwise(&before.forwarding))
+            .flatten()
     }
 
     /// Whether port tables `now` of this snapshot route as `then` of
@@ -93,6 +151,44 @@ impl Snapshot {
 }
 
 impl NicTables {
+    /// Whether `then` (the same port in an older snapshot) holds the same
+    /// per-port tables, its routes aside (compared by
+    /// [`Snapshot::same_routes`]). Every field is named: a table added to
+    /// the port must say here whether it is compared.
+    fn decides_alike(&self, then: &NicTables) -> bool {
+        let NicTables {
+            subnet_slot: _,
+            vnet,
+            kind,
+            circuit,
+            translated_frontends,
+            backend_of,
+            ip_forwarding,
+            addresses,
+            flow_timeout_ms,
+            inbound,
+            outbound,
+            flush_inbound,
+            flush_outbound,
+            remote,
+            egress,
+        } = self;
+        *vnet == then.vnet
+            && *kind == then.kind
+            && *circuit == then.circuit
+            && *translated_frontends == then.translated_frontends
+            && *backend_of == then.backend_of
+            && *ip_forwarding == then.ip_forwarding
+            && *addresses == then.addresses
+            && *flow_timeout_ms == then.flow_timeout_ms
+            && same_stages(inbound, &then.inbound)
+            && same_stages(outbound, &then.outbound)
+            && *flush_inbound == then.flush_inbound
+            && *flush_outbound == then.flush_outbound
+            && *remote == then.remote
+            && *egress == then.egress
+    }
+
     /// Whether the port's forwarding reads what the gateways learned
     /// beyond its subnet's routes: a gateway's port, an instance, a site.
     fn learns(&self) -> bool {
@@ -107,12 +203,13 @@ impl NicTables {
 }
 
 /// Whether two chains of NSG stages judge alike: the same stages, each
-/// with the same rules.
+/// with the same rules under the same numbers.
 fn same_stages(now: &[NsgStage], then: &[NsgStage]) -> bool {
     now.len() == then.len()
         && now.iter().zip(then).all(|(a, b)| {
             a.level == b.level
                 && a.owner == b.owner
                 && (Arc::ptr_eq(&a.rules, &b.rules) || a.rules == b.rules)
+                && (Arc::ptr_eq(&a.rule_ids, &b.rule_ids) || a.rule_ids == b.rule_ids)
         })
 }

@@ -88,7 +88,7 @@ pub enum PublicTarget {
 }
 
 /// A public load balancer's way out, as the decision uses it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundTables {
     pub load_balancer: LoadBalancerIdx,
     pub way: LbOutbound,
@@ -113,7 +113,7 @@ impl OutboundTables {
 }
 
 /// A NAT gateway as the decision uses it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NatTables {
     pub gateway: NatGatewayIdx,
     /// The VNet of the subnets it serves.
@@ -140,7 +140,7 @@ pub const NAT_PORTS: std::ops::Range<u32> =
 pub const ONE_TO_ONE_IDLE_MS: u64 = 30 * 60_000;
 
 /// The edge, compiled.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EdgeTables {
     /// The Internet's port, if the lab has an Internet.
     pub internet: Option<PortIdx>,

@@ -130,6 +130,35 @@ impl Forwarding {
         }
     }
 
+    /// Per VNet (by index), whether its crossings to or from another VNet
+    /// differ in `other`, when all else `other` holds is the same; `None`
+    /// when something else differs.
+    pub fn vnets_crossing_otherwise(&self, other: &Forwarding) -> Option<Vec<bool>> {
+        let Forwarding {
+            holders,
+            crossings,
+            vnet_count,
+            spaces,
+            endpoint_vnets,
+        } = self;
+        let alike = *holders == other.holders
+            && *vnet_count == other.vnet_count
+            && *spaces == other.spaces
+            && *endpoint_vnets == other.endpoint_vnets
+            && crossings.len() == other.crossings.len();
+        if !alike {
+            return None;
+        }
+        let mut touched = vec![false; *vnet_count];
+        for (i, (a, b)) in crossings.iter().zip(&other.crossings).enumerate() {
+            if a != b {
+                touched[i / vnet_count] = true;
+                touched[i % vnet_count] = true;
+            }
+        }
+        Some(touched)
+    }
+
     /// The VNet of the Private Endpoint `endpoint`.
     #[inline]
     pub fn endpoint_vnet(&self, endpoint: PrivateEndpointIdx) -> Option<VnetIdx> {

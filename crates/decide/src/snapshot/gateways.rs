@@ -58,6 +58,31 @@ pub struct GatewayTables {
 }
 
 impl GatewayTables {
+    /// Whether `other` hands packets on as this gateway does: the same
+    /// table, hops, instances and settings (the prefix index is built
+    /// from the table).
+    pub fn hands_on_alike(&self, other: &GatewayTables) -> bool {
+        let GatewayTables {
+            vnet,
+            subnet,
+            routes,
+            hops,
+            lpm: _,
+            instances,
+            express_route,
+            branch_to_branch,
+            hub_branch_to_branch,
+        } = self;
+        *vnet == other.vnet
+            && *subnet == other.subnet
+            && *routes == other.routes
+            && *hops == other.hops
+            && *instances == other.instances
+            && *express_route == other.express_route
+            && *branch_to_branch == other.branch_to_branch
+            && *hub_branch_to_branch == other.hub_branch_to_branch
+    }
+
     /// Where the gateway hands on a packet for `dst`.
     #[inline]
     pub fn hop(&self, dst: IpAddr) -> Option<&GatewayHop> {

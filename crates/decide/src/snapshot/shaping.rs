@@ -88,6 +88,35 @@ pub fn endpoint(plan: &Plan, port: PortIdx) -> Endpoint {
 }
 
 impl ShapingTables {
+    /// Whether `other` shapes every pair of ports as these tables do: the
+    /// same classes, paths, caps and MTUs (the caps' clocks aside, which
+    /// an `apply` carries over).
+    pub fn shapes_alike(&self, other: &ShapingTables) -> bool {
+        let ShapingTables {
+            class_of,
+            class_names,
+            matrix,
+            profiles,
+            buckets,
+            mtu,
+            vm_bucket,
+            eth0_limit_mbps,
+            active,
+            departures: _,
+        } = self;
+        *class_of == other.class_of
+            && *class_names == other.class_names
+            && *matrix == other.matrix
+            && *profiles == other.profiles
+            && buckets.len() == other.buckets.len()
+            && (buckets.iter().zip(&other.buckets))
+                .all(|(a, b)| a.mbps == b.mbps && a.what == b.what)
+            && *mtu == other.mtu
+            && *vm_bucket == other.vm_bucket
+            && *eth0_limit_mbps == other.eth0_limit_mbps
+            && *active == other.active
+    }
+
     pub fn compile(topology: &Topology, plan: &Plan) -> ShapingTables {
         // A class is its kind and the most its ports take: a port on
         // another machine is reached through the underlay, which may

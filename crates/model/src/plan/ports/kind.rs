@@ -198,6 +198,20 @@ impl PortKind {
         matches!(self, PortKind::AzureDns { .. })
     }
 
+    /// True for a port whose service answers or forwards names from the
+    /// topology's zones and rulesets (Azure DNS, a resolver's endpoint, a
+    /// firewall's DNS proxy): what it does may change with them.
+    #[inline]
+    pub fn serves_names(&self) -> bool {
+        matches!(
+            self,
+            PortKind::AzureDns { .. }
+                | PortKind::ResolverInbound { .. }
+                | PortKind::ResolverOutbound { .. }
+                | PortKind::Firewall { .. }
+        )
+    }
+
     /// True for an Azure Firewall: its inbound stage is the firewall's
     /// rules.
     #[inline]
