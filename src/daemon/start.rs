@@ -238,7 +238,7 @@ impl Daemon {
         let local_ports = (plan.ports.iter_enumerated())
             .filter(|(p, port)| plan.is_local(*p) && port.kind.listed())
             .count();
-        hybrid.start_routing(&topology, &watch)?;
+        hybrid.start_routing((&topology, &plan), &watch)?;
         let ports = ports_of(&plan, specs, &mut lab, underlay.as_ref())?;
         if let Some(underlay) = &underlay {
             underlay.direct(&topology, &plan)?;

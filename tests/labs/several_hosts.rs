@@ -497,11 +497,37 @@ fn a_new_plane_on_either_host_sends_the_next_packet_between_hosts_to_its_daemon(
     );
     assert_eq!(carry(10), (10, 10), "the kernel carries it at both ends");
 
-    // A new plane on the receiving host: its next packet meets the
-    // receiver's daemon (the sender's kernel still carries it), which
+    // A new plane on the receiving host that changes the receiver (an NSG
+    // on its subnet, which lets the flow through): its next packet meets
+    // the receiver's daemon (the sender's kernel still carries it), which
     // installs it again.
+    let text = std::fs::read_to_string(cluster.file()).unwrap();
+    let with_nsg = |text: &str, subnet: &str| {
+        let edited = text.replacen(
+            subnet,
+            &format!("{subnet}        network_security_group: spoke2-app-nsg\n"),
+            1,
+        );
+        assert_ne!(edited, text, "no `{subnet}` in the lab's file");
+        edited
+    };
+    let shared_guarded = with_nsg(
+        &text,
+        "      - name: shared\n        address_prefixes: [10.0.2.0/24]\n",
+    );
+    let both_guarded = with_nsg(
+        &shared_guarded,
+        "        address_prefixes: [10.1.1.0/24]\n        route_table: spoke1-rt\n",
+    );
+    let files = tempfile::tempdir().unwrap();
+    let (receiver_file, sender_file) = (
+        files.path().join("shared-guarded.yaml"),
+        files.path().join("both-guarded.yaml"),
+    );
+    std::fs::write(&receiver_file, &shared_guarded).unwrap();
+    std::fs::write(&sender_file, &both_guarded).unwrap();
     let (generation, installs) = (generation_on(&cluster, "h1"), installs_on(&cluster, "h1"));
-    let apply = cluster.ask("h1", &["apply", cluster.file().to_str().unwrap()]);
+    let apply = cluster.ask("h1", &["apply", receiver_file.to_str().unwrap()]);
     assert!(
         apply.status.success(),
         "{}",
@@ -516,9 +542,10 @@ fn a_new_plane_on_either_host_sends_the_next_packet_between_hosts_to_its_daemon(
     );
     assert_eq!(carry(10), (10, 10), "installed again on h1");
 
-    // A new plane on the sending host: the same, the other way.
+    // A new plane on the sending host that changes the sender: the same,
+    // the other way.
     let installs = installs_on(&cluster, "h2");
-    let apply = cluster.ask("h2", &["apply", cluster.file().to_str().unwrap()]);
+    let apply = cluster.ask("h2", &["apply", sender_file.to_str().unwrap()]);
     assert!(
         apply.status.success(),
         "{}",

@@ -11,28 +11,25 @@
 //! summary's `warnings`: the command that asked for the apply is told,
 //! not only the log.
 
+use super::change_set::{change_set, Building, Fate, Running};
 use super::hybrid::HybridChanges;
-use super::ports::namespace_spec;
 use super::service::Changing;
 use super::state::Mutable;
+use super::steps::{change_in_place, Builds};
 use crate::api::ApplyOutcome;
-use crate::daemon::forwarding::plane::{FastPort, LivePort, Plane};
+use crate::daemon::forwarding::plane::LivePort;
 use crate::daemon::forwarding::port_id::PortId;
 use crate::daemon::forwarding::service::Forwarding;
 use crate::daemon::options::MAX_NICS;
 use crate::daemon::threads::Faults;
 use crate::engine::flow_table::FlowKey;
-use crate::host::{interface, NamespaceSpec, TunQueue, INTERFACE_NAME};
+use crate::host::NamespaceSpec;
 use crate::plan::Plan;
 use crate::plan::PortIdx;
 use crate::snapshot::Snapshot;
-use crate::topology::{Diagnostic, TiSlice, TiVec};
-use std::collections::HashMap;
+use crate::topology::{Diagnostic, TiVec};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// A port built for a new plane: where it is on the fabric, and its queues.
-type Built = (Option<FastPort>, Vec<TunQueue>);
 
 /// The outcome of a refused `apply`.
 #[derive(Debug)]
@@ -78,22 +75,6 @@ fn hosts_change(
             shown(&after)
         ),
     ))
-}
-
-/// True when a NIC can keep its namespace and TUN device: same namespace,
-/// addresses, gateways and MTU (a change of IP forwarding needs no
-/// re-plumbing, nor one of the routes out of the device of a namespace
-/// that holds every address, the Internet's: they change in place).
-fn same_plumbing(old: &NamespaceSpec, new: &NamespaceSpec) -> bool {
-    old.key() == new.key()
-        && old.addresses == new.addresses
-        && old.gateways == new.gateways
-        && (old.device_routes == new.device_routes
-            || (old.every_address.is_some() && old.every_address == new.every_address))
-        && old.mtu == new.mtu
-        && old.queues == new.queues
-        // A firewall whose private ranges changed translates anew.
-        && old.masquerade_except == new.masquerade_except
 }
 
 /// An `apply` at work: the rooms it changes and reads, and what it is
@@ -241,82 +222,49 @@ impl Applying<'_> {
         let sites = state.hybrid.update_sites(&topology, &mut hybrid_changes);
         warnings.append(&mut hybrid_changes.warnings);
         sites.map_err(|e| ApplyError::Host(e.context("updating the on-premises sites")))?;
-        // Which ports come, go or stay, by name: a port that stays keeps its
-        // slot (its counters and flows) unless its plumbing changed.
-        let diff = old.snapshot.plan.diff(&plan);
-        let old_ports: HashMap<&str, (PortIdx, &Arc<LivePort>)> = old
-            .snapshot
-            .plan
-            .ports
-            .iter_enumerated()
-            .zip(&old.ports)
-            .map(|((i, n), p)| (n.name.as_str(), (i, p)))
+        // What changes, worked out before the host is touched: which ports
+        // are kept (by name: a port that stays keeps its slot, counters and
+        // flows unless its plumbing changed), built, or leave.
+        let building = Building {
+            queues_per_port: self.forwarding.queues_per_port,
+            shaping: self.forwarding.shaping,
+            offload: self.forwarding.offload.is_some(),
+            trust_store: self.trust_store.clone(),
+        };
+        let running: TiVec<PortIdx, Running<'_>> = (old.ports.iter())
+            .map(|p| Running {
+                spec: &p.spec,
+                remote: p.is_remote(),
+            })
             .collect();
+        let set = change_set(
+            (&old.snapshot.topology, &old.snapshot.plan, &running),
+            (&topology, &plan),
+            &building,
+            &hybrid_changes.rebuilt_routers,
+        );
         let generation = old.snapshot.generation + 1;
         let mut summary = ApplyOutcome {
             generation,
             file: crate::topology::changes::file_changes(&old.snapshot.topology.text, text),
+            added: set.added.clone(),
+            replumbed: set.replumbed.clone(),
+            rebuilt: (set.replumbed.iter())
+                .map(|nic| {
+                    format!(
+                        "{nic}: its namespace and TUN are built again (its addresses, subnet, \
+                         namespace, MTU or site changed): processes in it end"
+                    )
+                })
+                .collect(),
             ..ApplyOutcome::default()
         };
-        // Decide each NIC's fate before touching the host.
-        let mut keep: TiVec<PortIdx, Option<Arc<LivePort>>> = TiVec::new();
-        let mut specs: TiVec<PortIdx, NamespaceSpec> = TiVec::new();
-        for (index, nic) in plan.ports.iter_enumerated() {
-            let remote = !plan.is_local(index);
-            let mut spec = namespace_spec(
-                &topology,
-                nic,
-                self.forwarding.queues_per_port,
-                self.forwarding.shaping,
-            );
-            spec.on_fabric = self.forwarding.offload.is_some() && super::ports::offloadable(nic);
-            if super::ports::trusts_lab_ca(nic) {
-                spec.trust_store = Some(self.trust_store.clone());
-            }
-            // A site's tunnels died with the router they were in.
-            let rebuilt =
-                spec.existing_namespace && hybrid_changes.rebuilt_routers.contains(&spec.name);
-            let reuse = old_ports
-                .get(nic.name.as_str())
-                .filter(|_| diff.kept.contains(&nic.name) && !rebuilt)
-                .filter(|(_, p)| same_plumbing(&p.spec, &spec))
-                // A port that moved to or from another machine is built
-                // (or left) anew.
-                .filter(|(_, p)| p.is_remote() == remote);
-            keep.push(reuse.map(|(_, p)| (*p).clone()));
-            specs.push(spec);
+        if let Some(taken) = (set.fresh_namespaces.iter()).find(|n| crate::host::netns::exists(n)) {
+            return Err(ApplyError::Host(anyhow::anyhow!(
+                "network namespace {taken} already exists; vnetd does not take over namespaces it did not create"
+            )));
         }
-        let kept: Vec<&str> = plan
-            .ports
-            .iter()
-            .zip(&keep)
-            .filter(|(_, k)| k.is_some())
-            .map(|(n, _)| n.name.as_str())
-            .collect();
-        let leaving: Vec<(&str, &Arc<LivePort>)> = old
-            .snapshot
-            .plan
-            .ports
-            .iter()
-            .zip(&old.ports)
-            .filter(|(n, _)| !kept.contains(&n.name.as_str()))
-            .map(|(n, p)| (n.name.as_str(), p))
-            .collect();
-        let leaving_names: Vec<String> = leaving.iter().map(|(_, p)| p.spec.key()).collect();
-        for ((port, spec), k) in specs.iter_enumerated().zip(&keep) {
-            if k.is_none()
-                && plan.is_local(port)
-                && !spec.existing_namespace
-                && crate::host::netns::exists(&spec.name)
-                && !leaving_names.contains(&spec.key())
-            {
-                return Err(ApplyError::Host(anyhow::anyhow!(
-                    "network namespace {} already exists; vnetd does not take over namespaces it did not create",
-                    spec.name
-                )));
-            }
-        }
-        let needed = keep.iter().filter(|k| k.is_none()).count();
+        let needed = set.slots_needed();
         self.recycle_slots(state);
         let available = (MAX_NICS - state.slots.next_fresh) as usize + state.slots.free.len();
         if needed > available {
@@ -325,84 +273,38 @@ impl Applying<'_> {
                  {MAX_NICS} NICs; slots of removed NICs free up once every worker has moved on)"
             )));
         }
-        // Build: first the namespaces whose name is free, then those that
-        // take the name of a departing one (which must go first). A host
-        // failure undoes the builds and, for the second kind, rebuilds the
-        // departed namespace, so that the old plane keeps working.
-        let mut built: TiVec<PortIdx, Option<Built>> = specs.iter().map(|_| None).collect();
-        let mut replaced: Vec<(PortIdx, NamespaceSpec)> = Vec::new();
-        for same_name in [false, true] {
-            for ((i, spec), k) in specs.iter_enumerated().zip(&keep) {
-                if k.is_some() || leaving_names.contains(&spec.key()) != same_name {
-                    continue;
-                }
-                // Another machine builds it.
-                if !plan.is_local(i) {
-                    built[i] = Some((None, Vec::new()));
-                    continue;
-                }
-                if same_name {
-                    let (name, port) = leaving
-                        .iter()
-                        .find(|(_, p)| p.spec.key() == spec.key())
-                        .expect("a departing namespace of that name");
-                    if let Err(e) = state.lab.remove(&port.spec.key()) {
-                        warn_and_keep!(warnings, "removing namespace {}: {e:#}", port.spec.key());
-                    }
-                    replaced.push((old_ports[name].0, port.spec.clone()));
-                }
-                match state.lab.add(spec) {
-                    Ok(plumbed) => built[i] = Some((FastPort::of(plumbed), plumbed.take_queues())),
-                    Err(e) => {
-                        let nic = &plan.ports[i].name;
-                        let undo = self.undo_builds(state, (&specs, &built), &old, &replaced);
-                        return Err(ApplyError::Host(
-                            e.context(format!("plumbing NIC {nic}{undo}")),
-                        ));
-                    }
-                }
-            }
-        }
-        let routing =
-            state
-                .hybrid
-                .update_routing(&topology, self.changing.watch(), &mut hybrid_changes);
+        // Build: a host failure undoes the builds and rebuilds the departed
+        // namespaces whose names they took, so that the old plane keeps
+        // working.
+        let rooms = (self.forwarding, self.changing);
+        let mut builds =
+            Builds::run(rooms, state, (&set, &plan), &old, warnings).map_err(ApplyError::Host)?;
+        let routing = state.hybrid.update_routing(
+            (&topology, &plan),
+            self.changing.watch(),
+            &mut hybrid_changes,
+        );
         warnings.append(&mut hybrid_changes.warnings);
         if let Err(e) = routing {
-            let undo = self.undo_builds(state, (&specs, &built), &old, &replaced);
+            let undo = builds.undo(rooms, state, &set, &old);
             return Err(ApplyError::Host(
                 e.context(format!("updating the routing daemons{undo}")),
             ));
         }
-        let mut ports = TiVec::with_capacity(specs.len());
-        for (((nic_index, nic), spec), (k, queues)) in plan
-            .ports
-            .iter_enumerated()
-            .zip(specs)
-            .zip(keep.into_iter().zip(built))
-        {
-            if let Some(port) = k {
-                ports.push(port);
+        let mut ports = TiVec::with_capacity(set.specs.len());
+        for ((nic_index, fate), spec) in set.fates.iter_enumerated().zip(&set.specs) {
+            if let Fate::Kept(running) = fate {
+                ports.push(old.ports[*running].clone());
                 continue;
             }
             let id = state.slots.take().expect("slots counted above");
             let serial = state.next_serial;
             state.next_serial = state.next_serial.wrapping_add(1);
-            if diff.added.contains(&nic.name) {
-                summary.added.push(nic.name.clone());
-            } else {
-                summary.replumbed.push(nic.name.clone());
-                summary.rebuilt.push(format!(
-                    "{}: its namespace and TUN are built again (its addresses, subnet, \
-                     namespace, MTU or site changed): processes in it end",
-                    nic.name
-                ));
-            }
-            let (fast, queues) = queues.expect("built above");
+            let (fast, queues) = builds.built[nic_index].take().expect("built above");
             ports.push(Arc::new(LivePort {
                 id,
                 serial,
-                spec,
+                spec: spec.clone(),
                 queues,
                 fast,
                 remote: (!plan.is_local(nic_index))
@@ -410,19 +312,13 @@ impl Applying<'_> {
                     .flatten(),
             }));
         }
-        self.change_kept_in_place(
-            &old,
-            &old_ports,
-            (&topology, &plan),
-            &ports,
-            (&mut summary, warnings),
-        );
+        change_in_place((&set, &plan), &ports, (&mut summary, warnings));
         // Built and not yet published: where tests hold an apply.
         self.faults.apply_stall_point(&self.forwarding.stop);
         // What the gateways learned now (when the hybrid part was rebuilt,
         // only what the new speakers learned: the old ones' is forgotten).
-        let snapshot = Snapshot::compile_after_with(
-            topology,
+        let snapshot = Snapshot::compile_planned_after(
+            (topology, plan),
             self.changing.learned_now(),
             generation,
             &old.snapshot,
@@ -477,91 +373,17 @@ impl Applying<'_> {
             }
         }
         // Only now that no new packet can reach them.
+        let leaving: Vec<(&str, &Arc<LivePort>)> = (set.leaving.iter())
+            .map(|&i| (old.snapshot.plan.ports[i].name.as_str(), &old.ports[i]))
+            .collect();
         self.retire(
             state,
             &leaving,
-            &replaced,
+            &builds.replaced,
             generation,
             (&mut summary, warnings),
         );
         Ok(summary)
-    }
-
-    /// What a NIC that keeps its port changes in place: the guest's IP
-    /// forwarding, and the rate its VM's size allows (a new namespace got
-    /// both at build).
-    fn change_kept_in_place(
-        &self,
-        old: &Plane,
-        old_ports: &HashMap<&str, (PortIdx, &Arc<LivePort>)>,
-        (topology, plan): (&crate::topology::Topology, &Plan),
-        ports: &TiVec<PortIdx, Arc<LivePort>>,
-        (summary, warnings): (&mut ApplyOutcome, &mut Vec<String>),
-    ) {
-        for (nic, port) in plan.ports.iter().zip(ports) {
-            let Some((i, _)) = old_ports
-                .get(nic.name.as_str())
-                .filter(|(_, p)| Arc::ptr_eq(p, port))
-            else {
-                continue;
-            };
-            let was = namespace_spec(
-                &old.snapshot.topology,
-                &old.snapshot.plan.ports[*i],
-                self.forwarding.queues_per_port,
-                self.forwarding.shaping,
-            );
-            let now = namespace_spec(
-                topology,
-                nic,
-                self.forwarding.queues_per_port,
-                self.forwarding.shaping,
-            );
-            if was.egress_limit_mbps != now.egress_limit_mbps {
-                let rate = |m: Option<u32>| m.map_or("none".to_owned(), |m| format!("{m} Mbps"));
-                let outcome = match now.egress_limit_mbps {
-                    Some(mbps) => {
-                        crate::host::shaping::shape(&port.spec.name, INTERFACE_NAME, mbps)
-                    }
-                    None => crate::host::shaping::unshape(&port.spec.name, INTERFACE_NAME),
-                };
-                match outcome {
-                    Ok(()) => summary.changed.push(format!(
-                        "{}: rate cap {} -> {} (its VM's size)",
-                        nic.name,
-                        rate(was.egress_limit_mbps),
-                        rate(now.egress_limit_mbps)
-                    )),
-                    Err(e) => {
-                        warn_and_keep!(warnings, "changing the rate cap of {}: {e:#}", nic.name)
-                    }
-                }
-            }
-            if was.device_routes != now.device_routes {
-                update_device_routes(&nic.name, (&was, &now), summary, warnings);
-            }
-            super::ports::update_firewall_rules(&nic.name, (&was, &now), summary, warnings);
-            let before = Some(old.snapshot.plan.ports[*i].ip_forwarding);
-            if before.is_some_and(|b| b != nic.ip_forwarding) {
-                summary.changed.push(format!(
-                    "{}: IP forwarding {}",
-                    nic.name,
-                    if nic.ip_forwarding { "on" } else { "off" }
-                ));
-                if let Err(e) = interface::set_namespace_forwarding(
-                    &port.spec.name,
-                    INTERFACE_NAME,
-                    nic.ip_forwarding,
-                ) {
-                    warn_and_keep!(
-                        warnings,
-                        "setting forwarding {} in {}: {e:#}",
-                        if nic.ip_forwarding { "on" } else { "off" },
-                        port.spec.name
-                    );
-                }
-            }
-        }
     }
 
     /// Once no new packet can reach them, the departing NICs lose their
@@ -625,69 +447,6 @@ impl Applying<'_> {
         state.slots.retiring = still;
     }
 
-    /// Removes the namespaces an apply built before a host failure, and
-    /// rebuilds the departed ones it had replaced, giving their queues to a
-    /// republished old plane. Returns a note on what could not be undone
-    /// (each also said in the log), for the refusal.
-    fn undo_builds(
-        &self,
-        state: &mut Mutable,
-        (specs, built): (
-            &TiSlice<PortIdx, NamespaceSpec>,
-            &TiSlice<PortIdx, Option<Built>>,
-        ),
-        old: &Arc<Plane>,
-        replaced: &[(PortIdx, NamespaceSpec)],
-    ) -> String {
-        let mut left = Vec::new();
-        for (spec, b) in specs.iter().zip(built) {
-            if b.is_some() {
-                if let Err(e) = state.lab.remove(&spec.key()) {
-                    warn_and_keep!(left, "removing namespace {}: {e:#}", spec.key());
-                }
-            }
-        }
-        let left = match left.is_empty() {
-            true => String::new(),
-            false => format!(" (and could not undo: {})", left.join("; ")),
-        };
-        if replaced.is_empty() {
-            return left;
-        }
-        let mut ports = old.ports.clone();
-        let mut lost = Vec::new();
-        for (index, spec) in replaced {
-            if state.lab.namespace(&spec.key()).is_some() {
-                let _ = state.lab.remove(&spec.key());
-            }
-            match state.lab.add(spec) {
-                Ok(plumbed) => {
-                    let old_port = &old.ports[*index];
-                    ports[*index] = Arc::new(LivePort {
-                        id: old_port.id,
-                        serial: old_port.serial,
-                        spec: spec.clone(),
-                        fast: FastPort::of(plumbed),
-                        queues: plumbed.take_queues(),
-                        remote: None,
-                    });
-                }
-                Err(e) => lost.push(format!("{}: {e:#}", spec.name)),
-            }
-        }
-        // Published as any plane is: health or routes published since
-        // `old` are kept.
-        let mut faults = Vec::new();
-        self.changing
-            .publish_applied(self.forwarding, old.snapshot.clone(), ports, &mut faults);
-        lost.extend(faults);
-        if lost.is_empty() {
-            left
-        } else {
-            format!("{left} (but could not rebuild {})", lost.join("; "))
-        }
-    }
-
     /// Forgets every flow the NICs `ports` own, in one walk of the table.
     fn forget_flows_of(&self, ports: &[PortId]) {
         if ports.is_empty() {
@@ -706,40 +465,6 @@ impl Applying<'_> {
         });
         for k in keys {
             self.forwarding.flows.remove(&k, now);
-        }
-    }
-}
-
-/// Routes out of a kept namespace's interface what `now` routes and `was`
-/// did not, and removes the routes `was` had that `now` lacks: the
-/// Internet's way back to the lab's public addresses follows the file's.
-fn update_device_routes(
-    name: &str,
-    (was, now): (&NamespaceSpec, &NamespaceSpec),
-    summary: &mut ApplyOutcome,
-    warnings: &mut Vec<String>,
-) {
-    let namespace = &now.name;
-    let added = now
-        .device_routes
-        .iter()
-        .filter(|r| !was.device_routes.contains(r));
-    for route in added {
-        match crate::host::netlink::replace_interface_route(namespace, &now.interface, *route) {
-            Ok(()) => summary.changed.push(format!("{name}: route {route} added")),
-            Err(e) => warn_and_keep!(warnings, "{e:#}"),
-        }
-    }
-    let removed = was
-        .device_routes
-        .iter()
-        .filter(|r| !now.device_routes.contains(r));
-    for route in removed {
-        match crate::host::netlink::delete_interface_route(namespace, &was.interface, *route) {
-            Ok(()) => summary
-                .changed
-                .push(format!("{name}: route {route} removed")),
-            Err(e) => warn_and_keep!(warnings, "{e:#}"),
         }
     }
 }

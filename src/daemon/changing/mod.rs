@@ -7,6 +7,10 @@
 //!
 //! - [`apply`](mod@apply): a new topology without a restart, and the port
 //!   slots it hands out and takes back;
+//! - [`change_set`]: what an `apply` changes, worked out before the host is
+//!   touched (pure, tested without root);
+//! - [`steps`]: the steps an `apply` runs on the host from its change set,
+//!   each with its undo;
 //! - [`publish`]: planes published without a lock, never over each other;
 //! - [`hybrid`]: on-premises sites, their routers' BGP daemons, the
 //!   gateways' BGP speakers and their supervision;
@@ -46,6 +50,7 @@
 //! calendar the reports write dates in). Nothing below it uses it.
 
 pub mod apply;
+pub mod change_set;
 pub mod down;
 pub mod hybrid;
 pub mod lb;
@@ -55,3 +60,4 @@ pub mod publish;
 pub mod service;
 pub mod speakers;
 pub mod state;
+pub mod steps;

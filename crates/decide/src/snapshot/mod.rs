@@ -343,8 +343,9 @@ impl Snapshot {
         learned: LearnedRoutes,
         generation: u64,
     ) -> Snapshot {
+        let plan = Plan::derive(&topology);
         Snapshot::compile_with(
-            topology,
+            (topology, plan),
             Inputs {
                 learned,
                 health: BackendHealth::default(),
@@ -369,8 +370,20 @@ impl Snapshot {
         generation: u64,
         previous: &Snapshot,
     ) -> Snapshot {
+        let plan = Plan::derive(&topology);
+        Snapshot::compile_planned_after((topology, plan), learned, generation, previous)
+    }
+
+    /// [`Snapshot::compile_after_with`] for a topology whose plan the
+    /// caller derived already (an `apply` derives it once).
+    pub fn compile_planned_after(
+        (topology, plan): (Topology, Plan),
+        learned: LearnedRoutes,
+        generation: u64,
+        previous: &Snapshot,
+    ) -> Snapshot {
         Snapshot::compile_with(
-            topology,
+            (topology, plan),
             Inputs {
                 learned,
                 health: previous.health.clone(),
@@ -419,7 +432,7 @@ impl Snapshot {
     /// inputs.
     fn recompiled(previous: &Snapshot, inputs: Inputs, generation: u64) -> Snapshot {
         Snapshot::compile_with(
-            previous.topology.clone(),
+            (previous.topology.clone(), previous.plan.clone()),
             inputs,
             generation,
             Lineage::SameTopology(previous),
@@ -434,7 +447,7 @@ impl Snapshot {
         reason = "one pass that builds every table of the snapshot from the same inputs, in the order each needs the others"
     )]
     fn compile_with(
-        topology: Topology,
+        (topology, plan): (Topology, Plan),
         inputs: Inputs,
         generation: u64,
         lineage: Lineage<'_>,
@@ -450,7 +463,6 @@ impl Snapshot {
             _ => Arc::new(crate::names::NameTables::compile(&topology)),
         };
         let rule_names = previous.map_or_else(Default::default, |p| p.rule_names.clone());
-        let plan = Plan::derive(&topology);
         let forwarding = Forwarding::build(&topology, &plan);
         // What the same topology compiled before and still holds (a route
         // learned elsewhere, a backend's health) is taken over, not

@@ -323,17 +323,17 @@ impl Hybrid {
     /// Once the tunnels exist: their addresses and the routers' routes,
     /// then each gateway instance's speaker (with its watcher recording in
     /// `watch`) and each site's BGP daemon, each started, reconfigured,
-    /// restarted or stopped as `topo` asks.
+    /// restarted or stopped as `topo` (with its `plan`) asks.
     pub fn update_routing(
         &mut self,
-        topo: &Topology,
+        (topo, plan): (&Topology, &crate::plan::Plan),
         watch: &Watch,
         changes: &mut HybridChanges,
     ) -> Result<()> {
         self.book = Some(watch.book.clone());
         self.sessions = Some(watch.sessions.clone());
         self.lab = Some(watch.lab.clone());
-        self.plumb_tunnels(topo)?;
+        self.plumb_tunnels((topo, plan))?;
         self.roster.hubs =
             super::hub_speakers::HubAnnouncer::of(topo, watch.book.clone()).map(Arc::new);
         self.update_speakers(topo, watch, changes)?;
@@ -358,7 +358,7 @@ impl Hybrid {
     /// routers must route statically (Global Reach, connections without
     /// BGP). Every step replaces what is there, so a tunnel plumbed before
     /// is left as it was; a static route no longer wanted is removed.
-    fn plumb_tunnels(&mut self, topo: &Topology) -> Result<()> {
+    fn plumb_tunnels(&mut self, (topo, plan): (&Topology, &crate::plan::Plan)) -> Result<()> {
         let mut static_routes: Vec<(String, Ipv4Net, Vec<String>)> = Vec::new();
         let mut route = |router: &str, range: Ipv4Net, interface: &str| match static_routes
             .iter_mut()
@@ -367,7 +367,7 @@ impl Hybrid {
             Some((_, _, devs)) => devs.push(interface.to_owned()),
             None => static_routes.push((router.to_owned(), range, vec![interface.to_owned()])),
         };
-        for nic in &crate::plan::Plan::derive(topo).ports {
+        for nic in &plan.ports {
             let (Some(at), Some((site, gateway, instance))) =
                 (nic.kind.tunnel_router(), nic.kind.site_tunnel())
             else {

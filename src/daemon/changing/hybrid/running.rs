@@ -58,8 +58,12 @@ impl Hybrid {
     /// Once the tunnels exist: their addresses and the routers' routes, then
     /// the gateways' speakers, each with its watcher recording in `watch`,
     /// and the sites' daemons.
-    pub fn start_routing(&mut self, topo: &Topology, watch: &Watch) -> Result<()> {
-        self.update_routing(topo, watch, &mut HybridChanges::default())
+    pub fn start_routing(
+        &mut self,
+        planned: (&Topology, &crate::plan::Plan),
+        watch: &Watch,
+    ) -> Result<()> {
+        self.update_routing(planned, watch, &mut HybridChanges::default())
     }
 
     /// The routing daemons, for the supervisor and the reports.
