@@ -583,16 +583,6 @@ const STILL_KNOTTED: &[&str] = &[
     "crates/model/src/topology/model/services.rs",
     "crates/model/src/topology/model/sites.rs",
     "crates/model/src/topology/model/virtual_wan.rs",
-    "crates/model/src/topology/resolve.rs",
-    "crates/model/src/topology/resolve/edge.rs",
-    "crates/model/src/topology/resolve/fabric_names.rs",
-    "crates/model/src/topology/resolve/hybrid.rs",
-    "crates/model/src/topology/resolve/placement.rs",
-    "crates/model/src/topology/resolve/realism.rs",
-    "crates/model/src/topology/resolve/route_servers.rs",
-    "crates/model/src/topology/resolve/services.rs",
-    "crates/model/src/topology/resolve/sites.rs",
-    "crates/model/src/topology/resolve/virtual_wan.rs",
 ];
 
 #[test]
