@@ -567,22 +567,6 @@ const STILL_KNOTTED: &[&str] = &[
     "crates/model/src/topology/decode/services.rs",
     "crates/model/src/topology/decode/values.rs",
     "crates/model/src/topology/decode/virtual_wan.rs",
-    "crates/model/src/topology/model.rs",
-    "crates/model/src/topology/model/dns.rs",
-    "crates/model/src/topology/model/edge.rs",
-    "crates/model/src/topology/model/expectations.rs",
-    "crates/model/src/topology/model/express_route.rs",
-    "crates/model/src/topology/model/firewalls.rs",
-    "crates/model/src/topology/model/flow_logs.rs",
-    "crates/model/src/topology/model/load_balancers.rs",
-    "crates/model/src/topology/model/named.rs",
-    "crates/model/src/topology/model/network_managers.rs",
-    "crates/model/src/topology/model/placement.rs",
-    "crates/model/src/topology/model/realism.rs",
-    "crates/model/src/topology/model/route_servers.rs",
-    "crates/model/src/topology/model/services.rs",
-    "crates/model/src/topology/model/sites.rs",
-    "crates/model/src/topology/model/virtual_wan.rs",
 ];
 
 #[test]
