@@ -555,18 +555,6 @@ const STILL_KNOTTED: &[&str] = &[
     "crates/model/src/plan/ports/route_server_instance.rs",
     "crates/model/src/plan/ports/site_tunnel.rs",
     "crates/model/src/plan/ports/vm.rs",
-    "crates/model/src/topology/decode.rs",
-    "crates/model/src/topology/decode/dns.rs",
-    "crates/model/src/topology/decode/edge.rs",
-    "crates/model/src/topology/decode/expectations.rs",
-    "crates/model/src/topology/decode/flow_logs.rs",
-    "crates/model/src/topology/decode/hub_express_route.rs",
-    "crates/model/src/topology/decode/hub_vpn.rs",
-    "crates/model/src/topology/decode/network_managers.rs",
-    "crates/model/src/topology/decode/raw.rs",
-    "crates/model/src/topology/decode/services.rs",
-    "crates/model/src/topology/decode/values.rs",
-    "crates/model/src/topology/decode/virtual_wan.rs",
 ];
 
 #[test]
