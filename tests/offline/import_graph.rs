@@ -540,21 +540,6 @@ const STILL_KNOTTED: &[&str] = &[
     "crates/decide/src/snapshot/firewalls.rs",
     "crates/decide/src/snapshot/mod.rs",
     "crates/decide/src/snapshot/stages.rs",
-    "crates/model/src/plan/diff.rs",
-    "crates/model/src/plan/mod.rs",
-    "crates/model/src/plan/names.rs",
-    "crates/model/src/plan/ports/azure_dns.rs",
-    "crates/model/src/plan/ports/firewall.rs",
-    "crates/model/src/plan/ports/gateway_instance.rs",
-    "crates/model/src/plan/ports/instances.rs",
-    "crates/model/src/plan/ports/internet.rs",
-    "crates/model/src/plan/ports/one_address.rs",
-    "crates/model/src/plan/ports/private_endpoint.rs",
-    "crates/model/src/plan/ports/prober.rs",
-    "crates/model/src/plan/ports/resolver_endpoint.rs",
-    "crates/model/src/plan/ports/route_server_instance.rs",
-    "crates/model/src/plan/ports/site_tunnel.rs",
-    "crates/model/src/plan/ports/vm.rs",
 ];
 
 #[test]
