@@ -9,16 +9,19 @@
 //! those of Azure Firewall in `firewall`, those of the Internet edge
 //! (public IPs and prefixes, NAT gateways) in `edge`, those of load
 //! balancers in `load_balancers`, those of Virtual Network Manager in
-//! `network_managers`, those of Virtual WAN in `virtual_wan`.
+//! `network_managers`, those of Virtual WAN in `virtual_wan`, and the
+//! small ones all of them share (a reference, a SKU) in `common`.
 
 use serde::Deserialize;
 
+mod common;
 mod dns;
 mod edge;
 mod firewall;
 mod load_balancers;
 mod network_managers;
 mod virtual_wan;
+pub use common::{AddressSpace, Reference, Sku};
 pub use dns::*;
 pub use edge::*;
 pub use firewall::*;
@@ -53,13 +56,6 @@ pub struct Vnet {
 pub struct DhcpOptions {
     #[serde(default)]
     pub dns_servers: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AddressSpace {
-    #[serde(default)]
-    pub address_prefixes: Vec<String>,
 }
 
 /// A subnet of a VNet: one prefix or several (the CLI prints one or the
@@ -378,15 +374,6 @@ pub struct PrivateCloud {
     pub circuit: Option<CloudCircuit>,
 }
 
-/// An object's `sku` (a private cloud's, a public IP's or prefix's, a
-/// NAT gateway's, a load balancer's, an Azure Firewall's): its name, and
-/// its tier (read for a firewall).
-#[derive(Debug, Deserialize)]
-pub struct Sku {
-    pub name: Option<String>,
-    pub tier: Option<String>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CloudCircuit {
@@ -426,13 +413,6 @@ pub struct RouteServerPeering {
     pub resource_group: Option<String>,
     pub peer_asn: Option<u64>,
     pub peer_ip: Option<String>,
-}
-
-/// A reference to another object: `{"id": ...}` (the CLI adds the
-/// object's `resourceGroup`, which is not read).
-#[derive(Debug, Deserialize)]
-pub struct Reference {
-    pub id: String,
 }
 
 /// What every object with an Azure resource ID has, for the reading of

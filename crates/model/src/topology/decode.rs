@@ -10,9 +10,10 @@
 //!
 //! Each resource kind is declared once, with `record!`: its keys in contract
 //! order, the field each one fills and the decoder that reads it (the
-//! decoders live in `values`, the records they fill in `raw`). Adding a
-//! kind is declaring its record, plus a decoder if one of its keys holds a
-//! new kind of value. Keys naming one of a model enum's variants are read
+//! decoders live in `values`, the records they fill in `raw`, the whole
+//! file's in `raw_topology`; the decoder itself and what every record's
+//! decoding shares in `reader`). Adding a kind is declaring its record,
+//! plus a decoder if one of its keys holds a new kind of value. Keys naming one of a model enum's variants are read
 //! through the enum's derived `FromStr` (case-insensitive) and its
 //! `VariantNames`, so the accepted names and the list a refusal gives are
 //! the enum's own.
@@ -23,7 +24,6 @@
 //! [`super::diagnostic`], [`super::regions`] and [`crate::net`]; nothing
 //! from policy, engine, dataplane or daemon.
 
-use super::diagnostic::Diagnostics;
 use super::model::{
     BgpSpeaker, EndpointNetworkPolicies, FirewallSku, GatewayType, LbRuleSettings,
     LoadDistribution, PeeringFlags, Probe, Protocol, Route, RouteTable, SecurityRuleSettings,
@@ -36,68 +36,17 @@ mod firewalls;
 mod hybrid;
 mod load_balancers;
 mod raw;
+mod raw_topology;
+mod reader;
 mod realism;
 mod route_servers;
 mod values;
 
 pub use raw::*;
-
-/// The keys of a mapping, checked against the ones a place allows.
-struct Fields<'n> {
-    entries: &'n [(String, Node, usize)],
-    line: usize,
-    path: String,
-}
-
-impl<'n> Fields<'n> {
-    fn get(&self, key: &str) -> Option<&'n Node> {
-        self.entries
-            .iter()
-            .find(|(k, _, _)| k == key)
-            .map(|(_, n, _)| n)
-    }
-
-    /// The value, unless absent or null: both mean "not given".
-    fn given(&self, key: &str) -> Option<&'n Node> {
-        self.get(key).filter(|n| !matches!(n.value, Value::Null))
-    }
-
-    fn has(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
-
-    fn key(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{}", self.path, key)
-        }
-    }
-}
-
-pub struct Decoder<'d> {
-    pub diags: &'d mut Diagnostics,
-}
-
-/// A resource written as a list item with a `name`.
-trait Record: Sized {
-    /// What one item is called in messages.
-    const WHAT: &'static str;
-    /// Every key an item may have, `name` first. The order is the contract's:
-    /// it breaks ties between typo suggestions and is the order listed when
-    /// no key is close.
-    const KEYS: &'static [&'static str];
-    /// The item's other keys, once its name is known; `None` drops the item
-    /// (its errors are already reported).
-    fn decode(d: &mut Decoder, f: &Fields, head: Head) -> Option<Self>;
-}
-
-/// What every named item has: its name, its key (`vnets[hub]`), its line.
-struct Head {
-    name: String,
-    key: String,
-    line: usize,
-}
+pub use raw_topology::RawTopology;
+pub(in crate::topology) use reader::closest;
+pub use reader::{Decoder, NameRef};
+use reader::{Fields, Head, Record};
 
 #[macro_use]
 mod record;
@@ -107,6 +56,7 @@ mod edge;
 mod expectations;
 mod flow_logs;
 mod hub_express_route;
+mod hub_routing;
 mod hub_vpn;
 mod network_managers;
 mod services;
@@ -122,6 +72,7 @@ pub use edge::{
 pub use expectations::{RawExpectation, RawReach, RawTest};
 pub use flow_logs::RawFlowLog;
 pub use hub_express_route::*;
+pub use hub_routing::RawPropagation;
 pub use hub_vpn::*;
 pub use network_managers::*;
 pub use services::*;
@@ -514,11 +465,6 @@ const PROTOCOLS: &[(&str, Protocol)] = &[
     ("ah", Protocol::Ah),
 ];
 
-/// Next hop types only Azure's own routes have, beside the peering and
-/// `InterfaceEndpoint` types of [`NextHopType`] (which a route table cannot
-/// name either).
-const SYSTEM_HOP_TYPES: &[&str] = &["virtualnetworkpeering", "virtualnetworkserviceendpoint"];
-
 impl Decoder<'_> {
     pub fn topology(&mut self, root: &Node) -> RawTopology {
         if matches!(root.value, Value::Null) {
@@ -569,60 +515,6 @@ impl Decoder<'_> {
             flow_logs: self.records(&top, "network_watcher_flow_logs"),
         }
     }
-
-    // ---- records ---------------------------------------------------------
-
-    /// The items of a list of records; broken items are left out.
-    fn records<R: Record>(&mut self, f: &Fields, key: &str) -> Vec<R> {
-        let list_key = f.key(key);
-        let items = self.items(f.get(key), &list_key);
-        self.each(items, &list_key)
-    }
-
-    fn each<R: Record>(&mut self, items: &[Node], list_key: &str) -> Vec<R> {
-        let mut out = Vec::new();
-        for (i, node) in items.iter().enumerate() {
-            if let Some(r) = self.record(node, &format!("{list_key}[{i}]"), list_key) {
-                out.push(r);
-            }
-        }
-        out
-    }
-
-    /// One item: its keys checked, then its name, which names its key path
-    /// in every later message.
-    fn record<R: Record>(&mut self, node: &Node, path: &str, list_key: &str) -> Option<R> {
-        let f = self.fields(node, path, R::WHAT, R::KEYS)?;
-        let name = self.required_string(&f, "name")?;
-        let key = format!("{list_key}[{name}]");
-        let f = Fields {
-            path: key.clone(),
-            ..f
-        };
-        let head = Head {
-            name,
-            key,
-            line: node.line,
-        };
-        R::decode(self, &f, head)
-    }
-
-    /// A list of records held by a record (a VNet's subnets).
-    fn list<R: Record>(&mut self, f: &Fields, key: &str) -> Option<Vec<R>> {
-        Some(self.records(f, key))
-    }
-}
-
-/// The known key closest to a mistyped one, when it is close enough to be a
-/// likely typo: at most 2 edits away, or a quarter of the key's length for
-/// long keys. On a tie the first known key wins.
-pub(super) fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    known
-        .iter()
-        .map(|k| (strsim::levenshtein(key, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! is `az::names`' business), and DNS Private Resolvers with their
 //! endpoints and forwarding rulesets (`az::resolvers`').
 
-use super::Reference;
+use super::common::Reference;
 use serde::Deserialize;
 
 /// `az network private-dns zone list`: a Private DNS zone.

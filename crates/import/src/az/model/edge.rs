@@ -3,7 +3,7 @@
 //! and `Ip` in others, and both spellings have been seen for each: both
 //! are read.
 
-use super::{Reference, Sku};
+use super::common::{Reference, Sku};
 use serde::Deserialize;
 
 /// `az network public-ip list`: a public IP address, with the address

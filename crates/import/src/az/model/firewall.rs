@@ -1,7 +1,7 @@
 //! The shapes of Azure Firewall's objects: firewalls with their classic
 //! rule collections, policies, their rule collection groups, IP groups.
 
-use super::{Reference, Sku};
+use super::common::{Reference, Sku};
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 //! rules, each a member list of the load balancer. The CLI prints `IP` in
 //! some member names and `Ip` in others: both are read.
 
-use super::{Reference, Sku};
+use super::common::{Reference, Sku};
 use serde::Deserialize;
 
 /// `az network lb list`: a load balancer with its parts.

@@ -5,7 +5,7 @@
 //! CLI prints inside their gateway). A connection's routing is
 //! `routingConfiguration`, as Azure's API has it.
 
-use super::Reference;
+use super::common::Reference;
 use serde::Deserialize;
 
 /// `az network vwan list`: a virtual WAN. The CLI prints its type as
@@ -181,7 +181,7 @@ pub struct VpnSite {
     pub resource_group: Option<String>,
     pub location: Option<String>,
     pub virtual_wan: Option<Reference>,
-    pub address_space: Option<super::AddressSpace>,
+    pub address_space: Option<super::common::AddressSpace>,
     #[serde(default)]
     pub vpn_site_links: Vec<VpnSiteLink>,
 }

@@ -5,7 +5,7 @@
 //! `*` is the only wildcard Azure takes, and network rules take none) and
 //! the names of FQDN tags and web categories.
 
-use super::{Decoder, Fields};
+use super::reader::{Decoder, Fields};
 use crate::topology::model::{ApplicationPort, ApplicationProtocol, FirewallSku, FqdnPattern};
 
 impl Decoder<'_> {

@@ -4,7 +4,7 @@
 //! A record's values are read by its type, in zone-file form (`10 5 443
 //! target` for SRV, `10 mail.example.com` for MX).
 
-use super::{Decoder, Fields, Head, NameRef, Record};
+use super::reader::{Decoder, Fields, Head, NameRef, Record};
 use crate::topology::model::{
     ConditionalForwarder, DnsSoftware, PaasKind, RecordData, RecordType, ResolutionPolicy,
 };

@@ -3,7 +3,8 @@
 //! `nat_gateways`, and a firewall policy's `nat_rule_collections` (DNAT),
 //! with keys as `azurerm` names them.
 
-use super::{Decoder, Fields, Head, NameRef, Node, Record};
+use super::reader::{Decoder, Fields, Head, NameRef, Record};
+use super::Node;
 use crate::topology::model::{NatGatewaySku, Protocol, PublicIpSku};
 use ipnet::IpNet;
 use std::net::IpAddr;

@@ -9,7 +9,8 @@
 //!   with addresses is NOERROR. The packet's keys (`protocol`, `port`,
 //!   `via`, `reason`) are refused there, each with its line.
 
-use super::{dns_name, Decoder, Fields, Head, NameRef, Record};
+use super::dns::dns_name;
+use super::reader::{Decoder, Fields, Head, NameRef, Record};
 use crate::topology::model::{Access, DnsStatus, ExpectedProtocol};
 use crate::topology::yaml::Value;
 use std::net::IpAddr;

@@ -6,7 +6,7 @@
 //! Azure accepts them, and warned about at their line: the lab runs
 //! without them.
 
-use super::{Decoder, Fields, NameRef};
+use super::reader::{Decoder, Fields, NameRef};
 use crate::topology::model::{iana_private_ranges, PortSpec, Protocol};
 use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 use std::net::IpAddr;

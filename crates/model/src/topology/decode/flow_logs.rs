@@ -2,7 +2,7 @@
 //! flow logs (`azurerm_network_watcher_flow_log`), each naming the one
 //! resource it targets by the key of its kind.
 
-use super::{Decoder, Fields, Head, NameRef, Record};
+use super::reader::{Decoder, Fields, Head, NameRef, Record};
 
 /// A flow log as written: its target still a name, under the key that
 /// says its kind (at most one is given; none is refused when resolved).

@@ -6,7 +6,8 @@
 //! warned about; the rules between items are
 //! `resolve/hub_express_route.rs`'s.
 
-use super::{Decoder, Fields, Head, NameRef, RawVpnRouting, Record};
+use super::hub_vpn::RawVpnRouting;
+use super::reader::{Decoder, Fields, Head, NameRef, Record};
 
 /// A hub's `express_route_gateway` as written.
 #[derive(Debug)]

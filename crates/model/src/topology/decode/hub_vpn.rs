@@ -7,7 +7,8 @@
 //! run (route maps, IPsec policies, traffic selectors, NAT rules) is read
 //! and warned about; the rules between items are `resolve/hub_vpn.rs`'s.
 
-use super::{Decoder, Fields, Head, NameRef, RawPropagation, Record};
+use super::hub_routing::RawPropagation;
+use super::reader::{Decoder, Fields, Head, NameRef, Record};
 use ipnet::IpNet;
 use std::net::IpAddr;
 

@@ -5,7 +5,8 @@
 //! Azure default, and an ExpressRoute circuit's bandwidth and private
 //! peering.
 
-use super::{Decoder, Fields, RawBgpSettings, RawPrivatePeering, RawRouter, RawRouterSettings};
+use super::raw::{RawBgpSettings, RawPrivatePeering, RawRouter, RawRouterSettings};
+use super::reader::{Decoder, Fields};
 use crate::topology::model::BgpSpeaker;
 use ipnet::IpNet;
 use std::str::FromStr;

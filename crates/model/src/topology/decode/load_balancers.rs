@@ -11,7 +11,7 @@
 //! and a rule that names it draws no second error. The file is refused all
 //! the same.
 
-use super::{Decoder, Fields, NameRef};
+use super::reader::{Decoder, Fields, NameRef};
 use crate::topology::model::{LbProtocol, ProbeProtocol};
 use crate::topology::yaml::Node;
 use std::net::IpAddr;

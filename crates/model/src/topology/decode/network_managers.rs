@@ -7,8 +7,9 @@
 //! prefix; one given as a service tag is accepted, warned about and left
 //! out.
 
+use super::reader::{Decoder, Fields, Head, NameRef, Record};
 use super::values::choice_list;
-use super::{Decoder, Fields, Head, NameRef, Node, Record};
+use super::Node;
 use crate::net::PortSpec;
 use crate::topology::model::{
     AddressSpec, AdminRuleSettings, ConnectivityTopology, Protocol, ScopeAccess,

@@ -4,63 +4,12 @@
 
 use super::super::model::{
     Access, BgpSpeaker, EndpointNetworkPolicies, FirewallSku, GatewayType, HubRoutingPreference,
-    Impairments, LbProtocol, LbRuleSettings, PeeringFlags, PortSpec, Probe, Protocol, RouteTable,
+    Impairments, LbProtocol, LbRuleSettings, PeeringFlags, PortSpec, Probe, Protocol,
     SecurityRuleSettings, ServiceTag, VpnType,
 };
+use super::reader::NameRef;
 use ipnet::IpNet;
 use std::net::IpAddr;
-
-/// A name that refers to another resource, and where it was written.
-#[derive(Debug, Clone)]
-pub struct NameRef {
-    pub name: String,
-    pub line: usize,
-    pub key: String,
-}
-
-#[derive(Debug, Default)]
-pub struct RawTopology {
-    /// `netns_prefix`, with its line.
-    pub netns_prefix: Option<(String, usize)>,
-    pub vnets: Vec<RawVnet>,
-    pub peerings: Vec<RawPeering>,
-    pub nics: Vec<RawNic>,
-    pub route_tables: Vec<RouteTable>,
-    pub nsgs: Vec<RawNsg>,
-    pub asgs: Vec<(String, usize)>,
-    pub sites: Vec<RawSite>,
-    pub gateways: Vec<RawGateway>,
-    pub local_gateways: Vec<RawLocalGateway>,
-    pub connections: Vec<RawConnection>,
-    pub circuits: Vec<RawCircuit>,
-    pub global_reach: Vec<RawGlobalReach>,
-    pub private_clouds: Vec<RawPrivateCloud>,
-    pub load_balancers: Vec<RawLoadBalancer>,
-    pub expectations: Vec<super::RawExpectation>,
-    pub virtual_machines: Vec<RawVirtualMachine>,
-    pub hosts: Vec<RawHost>,
-    pub firewalls: Vec<RawFirewall>,
-    pub firewall_policies: Vec<RawFirewallPolicy>,
-    pub ip_groups: Vec<RawIpGroup>,
-    pub fqdn_tags: Vec<RawFqdnSet>,
-    pub web_categories: Vec<RawFqdnSet>,
-    pub route_servers: Vec<RawRouteServer>,
-    pub private_dns_zones: Vec<super::RawZone>,
-    pub private_endpoints: Vec<super::RawPrivateEndpoint>,
-    pub paas_resources: Vec<super::RawPaasResource>,
-    pub service_endpoint_policies: Vec<super::RawServiceEndpointPolicy>,
-    pub dns_resolvers: Vec<super::RawResolver>,
-    pub forwarding_rulesets: Vec<super::RawRuleset>,
-    pub internet: Option<super::RawInternet>,
-    pub public_ip_prefixes: Vec<super::RawPublicIpPrefix>,
-    pub public_ips: Vec<super::RawPublicIp>,
-    pub nat_gateways: Vec<super::RawNatGateway>,
-    pub network_managers: Vec<super::RawNetworkManager>,
-    pub virtual_wans: Vec<super::RawVirtualWan>,
-    pub virtual_hubs: Vec<super::RawVirtualHub>,
-    pub vpn_sites: Vec<super::RawVpnSite>,
-    pub flow_logs: Vec<super::RawFlowLog>,
-}
 
 /// A machine of a lab spread over several.
 #[derive(Debug)]
@@ -69,46 +18,6 @@ pub struct RawHost {
     pub key: String,
     pub underlay_address: Option<IpAddr>,
     pub line: usize,
-}
-
-impl RawTopology {
-    /// True when the file declared no resource at all.
-    pub fn is_empty(&self) -> bool {
-        self.vnets.is_empty()
-            && self.peerings.is_empty()
-            && self.nics.is_empty()
-            && self.route_tables.is_empty()
-            && self.nsgs.is_empty()
-            && self.asgs.is_empty()
-            && self.sites.is_empty()
-            && self.gateways.is_empty()
-            && self.local_gateways.is_empty()
-            && self.connections.is_empty()
-            && self.circuits.is_empty()
-            && self.global_reach.is_empty()
-            && self.private_clouds.is_empty()
-            && self.load_balancers.is_empty()
-            && self.expectations.is_empty()
-            && self.virtual_machines.is_empty()
-            && self.firewalls.is_empty()
-            && self.firewall_policies.is_empty()
-            && self.ip_groups.is_empty()
-            && self.route_servers.is_empty()
-            && self.private_dns_zones.is_empty()
-            && self.private_endpoints.is_empty()
-            && self.paas_resources.is_empty()
-            && self.service_endpoint_policies.is_empty()
-            && self.dns_resolvers.is_empty()
-            && self.forwarding_rulesets.is_empty()
-            && self.internet.is_none()
-            && self.public_ip_prefixes.is_empty()
-            && self.public_ips.is_empty()
-            && self.nat_gateways.is_empty()
-            && self.virtual_wans.is_empty()
-            && self.virtual_hubs.is_empty()
-            && self.vpn_sites.is_empty()
-            && self.flow_logs.is_empty()
-    }
 }
 
 /// What a router of an on-premises site is, as written: its namespace, ASN

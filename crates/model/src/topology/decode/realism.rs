@@ -9,7 +9,7 @@
 
 use super::super::model::{Impairments, DEFAULT_MTU, MAX_MTU, MIN_MTU};
 use super::super::yaml::Node;
-use super::{Decoder, Fields, NameRef};
+use super::reader::{Decoder, Fields, NameRef};
 
 const IMPAIRMENT_KEYS: &[&str] = &[
     "latency_ms",

@@ -7,8 +7,9 @@
 //! reported at its line and the item kept, so that what refers to it draws
 //! no second error; the rules between items are `resolve/route_servers.rs`'s.
 
+use super::raw::RawAnnounce;
+use super::reader::{Decoder, Fields};
 use super::values::choice_list;
-use super::{Decoder, Fields, RawAnnounce};
 use crate::topology::model::{BgpSpeaker, HubRoutingPreference};
 use ipnet::IpNet;
 use std::net::IpAddr;

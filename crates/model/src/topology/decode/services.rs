@@ -4,8 +4,8 @@
 //! `network_rules`, and `service_endpoint_policies` (keys as `azurerm`
 //! names them).
 
+use super::reader::{Decoder, Fields, Head, NameRef, Record};
 use super::values::choice_list;
-use super::{Decoder, Fields, Head, NameRef, Record};
 use crate::topology::model::{Bypass, DefaultAction, EndpointService, PaasKind};
 use ipnet::IpNet;
 use std::net::IpAddr;

@@ -4,7 +4,8 @@
 //! line and key, and returns `None` when the item holding it must be
 //! dropped.
 
-use super::{closest, Decoder, Fields, NameRef, RawAddress, RawIpConfiguration, SYSTEM_HOP_TYPES};
+use super::raw::{RawAddress, RawIpConfiguration};
+use super::reader::{closest, Decoder, Fields, NameRef};
 use crate::topology::model::{NextHopType, PortRange, PortSpec, ServiceTag};
 use crate::topology::regions;
 use crate::topology::yaml::{Node, Value};
@@ -13,6 +14,11 @@ use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 use strum::VariantNames;
+
+/// Next hop types only Azure's own routes have, beside the peering and
+/// `InterfaceEndpoint` types of [`NextHopType`] (which a route table cannot
+/// name either).
+const SYSTEM_HOP_TYPES: &[&str] = &["virtualnetworkpeering", "virtualnetworkserviceendpoint"];
 
 impl Decoder<'_> {
     // ---- field decoders, used by `record!` --------------------------------

@@ -9,8 +9,9 @@
 //! refers to it draws no second error; the rules between items are
 //! `resolve/virtual_wan.rs`'s.
 
+use super::hub_routing::RawPropagation;
+use super::reader::{Decoder, Fields, Head, NameRef, Record};
 use super::values::choice_list;
-use super::{Decoder, Fields, Head, NameRef, Record};
 use crate::topology::model::{HubRoutingPreference, RoutingPolicyDestination, WanType};
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -94,15 +95,6 @@ pub struct RawHubRouting {
     pub bypass_local: bool,
     pub propagate_static_routes: bool,
     pub key: String,
-    pub line: usize,
-}
-
-/// `propagated_route_table`: labels and tables (`table` in the hub, or
-/// `hub/table`).
-#[derive(Debug)]
-pub struct RawPropagation {
-    pub labels: Vec<(String, usize)>,
-    pub tables: Vec<NameRef>,
     pub line: usize,
 }
 
@@ -217,8 +209,6 @@ const ROUTING_KEYS: &[&str] = &[
     "inbound_route_map",
     "outbound_route_map",
 ];
-
-const PROPAGATION_KEYS: &[&str] = &["labels", "route_table_ids"];
 
 const ROUTING_INTENT_KEYS: &[&str] = &["name", "routing_policies"];
 
@@ -384,18 +374,6 @@ impl Decoder<'_> {
             key: k,
             line: node.line,
         }))
-    }
-
-    pub(super) fn hub_propagation(&mut self, f: &Fields, key: &str) -> Option<RawPropagation> {
-        let node = f.given(key)?;
-        let p = self.fields(node, &f.key(key), "a propagation", PROPAGATION_KEYS)?;
-        let labels = self.labels(&p, "labels").unwrap_or_default();
-        let tables = self.ref_list(&p, "route_table_ids").unwrap_or_default();
-        Some(RawPropagation {
-            labels,
-            tables,
-            line: node.line,
-        })
     }
 
     /// `static_vnet_local_route_override_criteria`: `Contains` (Azure's

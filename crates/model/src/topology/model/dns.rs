@@ -14,7 +14,8 @@
 //!   named after the resource in each of its `privatelink` zones, and the
 //!   resource's public name answers with a CNAME to that `privatelink` name.
 
-use super::{index_type, spelled_enum, SubnetRef, VnetIdx};
+use super::indices::{SubnetRef, VnetIdx};
+use super::{index_type, spelled_enum};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 index_type!(

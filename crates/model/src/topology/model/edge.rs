@@ -6,7 +6,10 @@
 //! See `resolve/edge.rs` for what Azure refuses and
 //! `policy/egress.rs` for Azure's precedence between the ways out.
 
-use super::{spelled_enum, FirewallIdx, NicIdx, Protocol, RulePlace, SubnetRef};
+use super::firewalls::{FirewallIdx, RulePlace};
+use super::indices::{NicIdx, SubnetRef};
+use super::networks::Protocol;
+use super::spelled_enum;
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -199,7 +202,7 @@ pub struct Edge {
     pub default_outbound_addresses: BTreeMap<NicIdx, IpAddr>,
     /// The DNAT rules of each firewall policy, in Azure's order (group
     /// priority, collection priority, then as written).
-    pub dnat_rules: BTreeMap<super::FirewallPolicyIdx, Vec<DnatRule>>,
+    pub dnat_rules: BTreeMap<super::firewalls::FirewallPolicyIdx, Vec<DnatRule>>,
 }
 
 impl Edge {

@@ -4,6 +4,7 @@
 //! ([`Resolve`]).
 
 use super::*;
+use std::net::IpAddr;
 
 /// Where an expectation's packets start: a NIC of the file, a host
 /// behind an on-premises site's router, or the emulated Internet (one of

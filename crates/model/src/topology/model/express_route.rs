@@ -4,7 +4,8 @@
 //! routers it joins; and an Azure VMware Solution private cloud's /22 as
 //! Azure carves it.
 
-use super::{Circuit, CircuitIdx, GlobalReach, PrivatePeering, SiteIdx, Topology};
+use super::hybrid::{Circuit, GlobalReach, PrivatePeering};
+use super::indices::{CircuitIdx, SiteIdx};
 use ipnet::IpNet;
 use ipnet::Ipv4Net;
 use std::net::{IpAddr, Ipv4Addr};
@@ -76,14 +77,6 @@ impl GlobalReach {
         } else {
             None
         }
-    }
-}
-
-impl Topology {
-    /// The circuit whose customer edge `site`'s router is, if any (a site
-    /// is the customer edge of one circuit at most).
-    pub fn circuit_of_site(&self, site: SiteIdx) -> Option<CircuitIdx> {
-        self.circuits.position(|c| c.site == site)
     }
 }
 

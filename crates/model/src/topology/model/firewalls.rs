@@ -4,7 +4,9 @@
 //! named FQDN sets (FQDN tags, web categories) application rules name. See `resolve/firewalls.rs` for the rules Azure applies
 //! to them and `policy/firewall.rs` for how the rules judge packets.
 
-use super::{spelled_enum, Access, Protocol, SubnetRef, VnetIdx};
+use super::indices::{SubnetRef, VnetIdx};
+use super::networks::{Access, Protocol};
+use super::spelled_enum;
 use crate::net::PortSpec;
 use ipnet::IpNet;
 use std::net::IpAddr;

@@ -6,7 +6,7 @@
 //! log on a NIC or a subnet takes precedence over one on its VNet). What
 //! a flow log writes is the daemon's (see the book's flow-logs chapter).
 
-use super::{NicIdx, SubnetRef, Topology, VnetIdx};
+use super::indices::{NicIdx, SubnetRef, VnetIdx};
 
 /// What a flow log covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub struct FlowLog {
 
 impl FlowLogTarget {
     /// How specific the target is: a NIC over a subnet over a VNet.
-    fn rank(self) -> u8 {
+    pub(super) fn rank(self) -> u8 {
         match self {
             FlowLogTarget::NetworkInterface(_) => 2,
             FlowLogTarget::Subnet(_) => 1,
@@ -38,7 +38,7 @@ impl FlowLogTarget {
     }
 
     /// Whether the target holds a NIC `nic` (if any) placed in `subnet`.
-    fn holds(self, subnet: SubnetRef, nic: Option<NicIdx>) -> bool {
+    pub(super) fn holds(self, subnet: SubnetRef, nic: Option<NicIdx>) -> bool {
         match self {
             FlowLogTarget::NetworkInterface(n) => nic == Some(n),
             FlowLogTarget::Subnet(s) => s == subnet,
@@ -47,22 +47,10 @@ impl FlowLogTarget {
     }
 }
 
-impl Topology {
-    /// The VNet flow log that logs a port in `subnet` (the NIC `nic`, for
-    /// a NIC): the most specific flow log whose target holds it, when it
-    /// is enabled.
-    pub fn vnet_flow_log_of(&self, subnet: SubnetRef, nic: Option<NicIdx>) -> Option<&FlowLog> {
-        self.flow_logs
-            .iter()
-            .filter(|f| f.target.holds(subnet, nic))
-            .max_by_key(|f| f.target.rank())
-            .filter(|f| f.enabled)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::topology::model::Topology;
     use crate::topology::SubnetIdx;
 
     fn subnet(v: usize, s: usize) -> SubnetRef {

@@ -6,6 +6,7 @@
 //! load-balancing rule's implicit SNAT). Its pools are NICs of one VNet.
 
 use super::*;
+use std::net::IpAddr;
 
 spelled_enum! {
     /// The transport a health probe speaks.
@@ -259,53 +260,6 @@ pub struct OutboundWay<'a> {
     pub protocol: LbProtocol,
     pub ports_per_backend: u32,
     pub idle_timeout_minutes: u32,
-}
-
-impl Topology {
-    /// The way out a public load balancer gives `nic`: the first outbound
-    /// rule whose pool holds it, else the first load-balancing rule on a
-    /// public frontend that keeps its implicit SNAT.
-    pub fn lb_egress(&self, nic: NicIdx) -> Option<(LoadBalancerIdx, LbOutbound)> {
-        let in_pool = |lb: &LoadBalancer, pool: usize| lb.pools[pool].nics.contains(&nic);
-        let public = || {
-            self.load_balancers
-                .iter_enumerated()
-                .filter(|(_, lb)| lb.is_public())
-        };
-        let by_rule = public().find_map(|(l, lb)| {
-            let i = lb.outbound_rules.iter().position(|r| in_pool(lb, r.pool))?;
-            Some((l, LbOutbound::Rule(i)))
-        });
-        by_rule.or_else(|| {
-            public().find_map(|(l, lb)| {
-                let i = lb.rules.iter().position(|r| {
-                    !r.settings.disable_outbound_snat
-                        && lb.frontends[r.frontend].is_public()
-                        && in_pool(lb, r.pool)
-                })?;
-                Some((l, LbOutbound::Implicit(i)))
-            })
-        })
-    }
-
-    /// The VNets Azure's health prober reaches, each with the load
-    /// balancer that places it: the VNet's first, when that one has a
-    /// frontend. In VNet order.
-    pub fn probed_vnets(&self) -> impl Iterator<Item = (VnetIdx, &Vnet, &LoadBalancer)> {
-        self.vnets.iter_enumerated().filter_map(|(v, vnet)| {
-            let lb = self.load_balancers.iter().find(|lb| lb.vnet == v)?;
-            (!lb.frontends.is_empty()).then_some((v, vnet, lb))
-        })
-    }
-
-    /// True when `nic` is in a backend pool of a Standard load balancer:
-    /// it then has no default outbound access ("when only an internal
-    /// load balancer serves a VM, default SNAT isn't available").
-    pub fn in_backend_pool(&self, nic: NicIdx) -> bool {
-        self.load_balancers
-            .iter()
-            .any(|lb| lb.pools.iter().any(|p| p.nics.contains(&nic)))
-    }
 }
 
 /// The source of every health probe: Azure's host virtual IP (service tag

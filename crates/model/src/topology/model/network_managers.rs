@@ -6,7 +6,9 @@
 //! See `resolve/network_managers.rs` for the rules Azure applies, and
 //! `policy/admin.rs` for how admin rules judge packets.
 
-use super::{spelled_enum, AddressSpec, Direction, Protocol, VnetIdx};
+use super::indices::VnetIdx;
+use super::networks::{AddressSpec, Direction, Protocol};
+use super::spelled_enum;
 use crate::net::PortSpec;
 
 super::index_type!(

@@ -9,7 +9,9 @@
 //! hosts and circuit edges on the site's. Without `hosts`, every part is on
 //! the one machine, and [`Placement::is_spread`] is false.
 
-use super::{ByName, CircuitIdx, GatewayIdx, NicIdx, SiteIdx, TiVec, Topology, VnetIdx};
+use super::indices::{NicIdx, SiteIdx, VnetIdx};
+use super::named::ByName;
+use super::TiVec;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -117,32 +119,5 @@ impl Placement {
     /// The name of a host, or `None` for a lab on one machine.
     pub fn name(&self, host: HostIdx) -> Option<&str> {
         self.hosts.get(host).map(|h| h.name.as_str())
-    }
-}
-
-impl Topology {
-    /// The host of a NIC: its own `host`, else its VNet's.
-    pub fn nic_host(&self, nic: NicIdx) -> HostIdx {
-        match self.placement.nics.get(&nic) {
-            Some(host) => *host,
-            None => self.placement.vnet_host(self.nics[nic].subnet.vnet),
-        }
-    }
-
-    /// True when a site's router and hosts run on this machine.
-    pub fn site_is_local(&self, site: SiteIdx) -> bool {
-        self.placement.is_local(self.placement.site_host(site))
-    }
-
-    /// True when a gateway's instances run on this machine.
-    pub fn gateway_is_local(&self, gateway: GatewayIdx) -> bool {
-        self.placement
-            .is_local(self.placement.vnet_host(self.gateways[gateway].vnet))
-    }
-
-    /// True when a circuit's edge routers run on this machine: they are
-    /// on its customer edge's.
-    pub fn circuit_is_local(&self, circuit: CircuitIdx) -> bool {
-        self.site_is_local(self.circuits[circuit].site)
     }
 }

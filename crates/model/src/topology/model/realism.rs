@@ -3,7 +3,8 @@
 //! [`crate::topology::catalog`]; the policy layer turns them into the
 //! delays and rates a packet meets.
 
-use super::{index_type, NicIdx};
+use super::index_type;
+use super::indices::NicIdx;
 
 index_type!(
     /// Index of a virtual machine in [`super::Topology::virtual_machines`].

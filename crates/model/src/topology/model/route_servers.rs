@@ -5,7 +5,9 @@
 //! `resolve/route_servers.rs` for the rules Azure applies to them and
 //! `policy/route_server.rs` for the routes they make.
 
-use super::{spelled_enum, BgpSpeaker, NicIdx, SubnetRef, VnetIdx};
+use super::indices::{NicIdx, SubnetRef, VnetIdx};
+use super::sites::BgpSpeaker;
+use super::spelled_enum;
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -76,7 +78,7 @@ pub struct RouteServer {
     /// The virtual hub whose router this is (lowered from the hub's BGP
     /// connections): it serves no VNet's NICs, since the hub's tables carry
     /// what it learns, and it announces what the hub advertises.
-    pub hub: Option<super::VirtualHubIdx>,
+    pub hub: Option<super::indices::VirtualHubIdx>,
     pub line: usize,
 }
 

@@ -16,7 +16,8 @@
 //!   reach through its `Microsoft.Storage` endpoint.
 
 use super::dns::{PaasKind, PAAS_PUBLIC_RANGE};
-use super::{index_type, spelled_enum, SubnetRef};
+use super::indices::SubnetRef;
+use super::{index_type, spelled_enum};
 use ipnet::{IpNet, Ipv4Net};
 use std::net::Ipv4Addr;
 

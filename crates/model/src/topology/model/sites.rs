@@ -2,7 +2,8 @@
 //! devices in front of the same network, with hosts behind them; and the
 //! way from a connection to the router its tunnels end at.
 
-use super::{spelled_enum, ConnectionPeer, GatewayIdx, SiteIdx, Topology};
+use super::indices::SiteIdx;
+use super::spelled_enum;
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -26,7 +27,7 @@ pub struct SiteHost {
     /// The servers its `resolv.conf` names (none: no `resolv.conf`).
     pub dns_servers: Vec<IpAddr>,
     /// vnetd's own: the DNS server the host runs.
-    pub dns_server: Option<super::DnsServerConfig>,
+    pub dns_server: Option<super::dns::DnsServerConfig>,
     pub line: usize,
 }
 
@@ -88,49 +89,4 @@ impl Site {
 pub struct RouterRef {
     pub site: SiteIdx,
     pub router: usize,
-}
-
-impl Topology {
-    /// The router a connection's tunnels end at: a local network gateway's
-    /// router, or the customer edge of a circuit; none for Vnet2Vnet.
-    pub fn tunnel_router(&self, peer: ConnectionPeer) -> Option<RouterRef> {
-        match peer {
-            ConnectionPeer::Local(l) => {
-                let lng = &self.local_gateways[l];
-                Some(RouterRef {
-                    site: lng.site,
-                    router: lng.router,
-                })
-            }
-            ConnectionPeer::Circuit(e) => Some(RouterRef {
-                site: self.circuits[e].site,
-                router: 0,
-            }),
-            ConnectionPeer::Gateway(_) => None,
-        }
-    }
-
-    /// The router `at`.
-    pub fn router(&self, at: RouterRef) -> &SiteRouter {
-        &self.sites[at.site].routers[at.router]
-    }
-
-    /// The BGP address router `at` holds on its tunnels to `gateway`: the
-    /// peering address of the local network gateway of the first BGP
-    /// connection of the gateway that names this router. Another local
-    /// network gateway of the same router and gateway has its address
-    /// held by no router: its sessions never come up.
-    pub fn router_bgp_address(&self, at: RouterRef, gateway: GatewayIdx) -> Option<IpAddr> {
-        self.connections_of(gateway)
-            .filter(|c| c.bgp_enabled)
-            .find_map(|c| match c.peer {
-                ConnectionPeer::Local(l)
-                    if self.local_gateways[l].site == at.site
-                        && self.local_gateways[l].router == at.router =>
-                {
-                    self.local_gateways[l].bgp.map(|b| b.peering_address)
-                }
-                _ => None,
-            })
-    }
 }

@@ -5,20 +5,17 @@
 //! `resolve/virtual_wan.rs` holds the rules Azure applies to them;
 //! `policy/virtual_wan.rs` the routes the hub routers compute.
 
-use super::{
-    spelled_enum, CircuitIdx, FirewallIdx, GatewayIdx, HubRoutingPreference, LocalBgp,
-    LocalGatewayIdx, SiteIdx, VnetIdx,
-};
+use super::firewalls::FirewallIdx;
+use super::hybrid::LocalBgp;
+use super::indices::{CircuitIdx, GatewayIdx, LocalGatewayIdx, SiteIdx, VirtualHubIdx, VnetIdx};
+use super::route_servers::HubRoutingPreference;
+use super::spelled_enum;
 use ipnet::{IpNet, Ipv4Net};
 use std::net::{IpAddr, Ipv4Addr};
 
 super::index_type!(
     /// Index of a virtual WAN in [`super::Topology::virtual_wans`].
     VirtualWanIdx
-);
-super::index_type!(
-    /// Index of a virtual hub in [`super::Topology::virtual_hubs`].
-    VirtualHubIdx
 );
 
 /// The ASN of every virtual hub router and of the hub's gateways
@@ -181,7 +178,7 @@ pub struct VirtualHub {
     /// The hub router's speakers, once a BGP connection needs them: a
     /// Route Server of the hub's own network at the router's two
     /// addresses, in [`super::Topology::route_servers`].
-    pub router: Option<super::RouteServerIdx>,
+    pub router: Option<super::route_servers::RouteServerIdx>,
     pub line: usize,
 }
 

@@ -15,7 +15,7 @@
 //!   without it (Azure keeps them for the firewall's own resolution).
 
 use super::super::decode::{RawApplicationRule, RawFirewallPolicy, RawFqdnSet};
-use super::{NameRule, Names, Resolver};
+use super::resolver::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 
 pub const FQDN_SET_NAME: NameRule = NameRule::new("FQDN tag or web category", 1, 80);

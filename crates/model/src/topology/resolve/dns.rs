@@ -14,7 +14,7 @@
 //!   TTL 10, in each of its zones, replacing one the file wrote.
 
 use super::super::decode::{dns_name, RawPrivateEndpoint, RawZone};
-use super::{NameRule, Names, Resolver};
+use super::resolver::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};

@@ -23,16 +23,16 @@
 use super::super::decode::{
     NameRef, RawInternet, RawNatGateway, RawNatRuleCollection, RawPublicIp, RawPublicIpPrefix,
 };
-use super::{Names, Resolver};
+use super::resolver::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
-pub const PUBLIC_IP_NAME: super::NameRule = super::NameRule::new("public IP address", 1, 80);
-pub const NAT_GATEWAY_NAME: super::NameRule = super::NameRule::new("NAT gateway", 1, 80);
-const INTERNET_SERVER_NAME: super::NameRule = super::NameRule::new("Internet server", 1, 80);
-const PUBLIC_IP_PREFIX_NAME: super::NameRule = super::NameRule::new("public IP prefix", 1, 80);
+pub const PUBLIC_IP_NAME: NameRule = NameRule::new("public IP address", 1, 80);
+pub const NAT_GATEWAY_NAME: NameRule = NameRule::new("NAT gateway", 1, 80);
+const INTERNET_SERVER_NAME: NameRule = NameRule::new("Internet server", 1, 80);
+const PUBLIC_IP_PREFIX_NAME: NameRule = NameRule::new("public IP prefix", 1, 80);
 
 /// What the edge needs from records other parts of the file consumed: the
 /// subnets written with default outbound access, the NICs' and firewalls'

@@ -13,7 +13,7 @@
 
 use super::super::decode::{NameRef, RawExpectation, RawReach, RawTest};
 use super::load_balancers::suggestion;
-use super::{NameRule, Names, Resolver};
+use super::resolver::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use std::net::IpAddr;
 

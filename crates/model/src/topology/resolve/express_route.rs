@@ -6,7 +6,7 @@
 use super::super::catalog;
 use super::super::decode::{NameRef, RawCircuit, RawGateway, RawGlobalReach};
 use super::hybrid::{reserved_asn, CIRCUIT_NAME, EXPRESS_ROUTE_SKUS, GLOBAL_REACH_NAME};
-use super::{Names, Resolver};
+use super::resolver::{Names, Resolver};
 use crate::topology::model::*;
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::{HashMap, HashSet};

@@ -4,11 +4,24 @@
 //! longest name a namespace may have. The ports vnetd adds and their
 //! namespaces are named by the lab plan (`plan::names`).
 
-use super::{valid_netns, Resolver};
+use super::resolver::Resolver;
 use std::collections::HashMap;
 
 /// The longest namespace name vnetd makes or accepts.
 pub const MAX_NETNS_LEN: usize = 64;
+
+/// Whether `name` can name a network namespace: 1 to
+/// `MAX_NETNS_LEN` (64) letters, digits, `_`, `.` or `-`, not
+/// starting with `.` or `-` (a name on a command line must not read as an
+/// option).
+pub fn valid_netns(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NETNS_LEN
+        && !name.starts_with(['.', '-'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
 
 /// The namespaces taken so far, each with who holds it (NIC `vm1`).
 pub(super) type Namespaces = HashMap<String, String>;

@@ -18,7 +18,7 @@
 
 use super::super::decode::{NameRef, RawFirewall, RawFirewallPolicy, RawIpGroup};
 use super::load_balancers::suggestion;
-use super::{NameRule, Names, Resolver};
+use super::resolver::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr};

@@ -5,7 +5,7 @@
 //! log").
 
 use super::super::decode::RawFlowLog;
-use super::{NameRule, Names, Resolver};
+use super::resolver::{NameRule, Names, Resolver};
 use crate::topology::model::{FlowLog, FlowLogTarget};
 
 pub const FLOW_LOG_NAME: NameRule = NameRule::new("flow log", 1, 80);

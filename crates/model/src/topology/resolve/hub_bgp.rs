@@ -17,8 +17,8 @@
 
 use super::super::decode::RawHubBgpConnection;
 use super::hybrid::reserved_asn;
-use super::route_servers::Claim;
-use super::{NameRule, Names, Resolver};
+use super::resolver::{NameRule, Names, Resolver};
+use super::speakers::Claim;
 use crate::topology::model::*;
 use ipnet::{IpNet, Ipv4Net};
 use std::net::{IpAddr, Ipv4Addr};

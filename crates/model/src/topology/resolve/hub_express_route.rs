@@ -18,7 +18,7 @@
 //!   prefix; a circuit is connected to a hub once.
 
 use super::super::decode::{RawExpressRouteConnection, RawExpressRouteGateway};
-use super::{NameRule, Names, Resolver};
+use super::resolver::{overlaps, NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -136,7 +136,7 @@ impl Resolver<'_> {
         }
         let site = &self.topo.sites[self.topo.circuits[circuit].site];
         let hub_prefix = IpNet::V4(h.address_prefix);
-        if let Some(range) = (site.address_space.iter()).find(|r| super::overlaps(r, &hub_prefix)) {
+        if let Some(range) = (site.address_space.iter()).find(|r| overlaps(r, &hub_prefix)) {
             let why = format!(
                 "site `{}`'s {range} overlaps hub `{}`'s {}: the hub's range must not overlap \
                  the on-premises ranges connected to it",

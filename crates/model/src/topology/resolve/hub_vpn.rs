@@ -33,7 +33,7 @@
 
 use super::super::decode::{RawVpnConnection, RawVpnGateway, RawVpnSite};
 use super::hybrid::reserved_asn;
-use super::{NameRule, Names, Resolver};
+use super::resolver::{overlaps, NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -271,7 +271,7 @@ impl Resolver<'_> {
         }
         let ranges = &self.topo.sites[site.site].address_space;
         let hub_prefix = IpNet::V4(h.address_prefix);
-        if let Some(range) = ranges.iter().find(|r| super::overlaps(r, &hub_prefix)) {
+        if let Some(range) = ranges.iter().find(|r| overlaps(r, &hub_prefix)) {
             let why = format!(
                 "site `{}`'s {range} overlaps hub `{}`'s {}: the hub's range must not overlap \
                  the on-premises ranges connected to it",

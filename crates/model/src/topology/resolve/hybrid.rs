@@ -41,7 +41,7 @@
 //! active-active.
 
 use super::super::decode::{ConnectionType, NameRef, RawConnection, RawGateway, RawLocalGateway};
-use super::{NameRule, Names, Resolver};
+use super::resolver::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr};

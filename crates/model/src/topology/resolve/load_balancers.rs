@@ -25,7 +25,7 @@
 //! namespaces already take those names (`plan::names`).
 
 use super::super::decode::{closest, NameRef, RawFrontend, RawLoadBalancer};
-use super::{NameRule, Names, Resolver};
+use super::resolver::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};

@@ -31,7 +31,7 @@ use super::super::decode::{
     NameRef, RawConnectivityConfiguration, RawNetworkGroup, RawNetworkManager,
     RawRoutingConfiguration, RawSecurityAdminConfiguration,
 };
-use super::{NameRule, Names, Resolver};
+use super::resolver::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};

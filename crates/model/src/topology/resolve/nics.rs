@@ -3,15 +3,24 @@
 //! ones (the first free address, as Azure allocates), namespace names used
 //! once, and application security groups of one VNet only.
 
-use super::*;
+use super::super::decode::RawNic;
+use super::fabric_names::Namespaces;
+use super::resolver::{is_reserved, NameRule, Names, Resolver};
+use crate::topology::model::*;
+use ipnet::IpNet;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+
+pub const NIC_NAME: NameRule = NameRule::new("network interface", 1, 80);
+const MAX_IP_CONFIGS_PER_NIC: usize = 256;
 
 impl Resolver<'_> {
-    pub(super) fn nics(&mut self, nics: Vec<super::super::decode::RawNic>) {
+    pub(super) fn nics(&mut self, nics: Vec<RawNic>) {
         let mut seen = Names::new(NIC_NAME);
-        let mut namespaces = super::fabric_names::Namespaces::new();
+        let mut namespaces = Namespaces::new();
         // (VNet, address) -> NIC name, for Azure's uniqueness within a VNet.
         let mut taken: HashMap<(VnetIdx, IpAddr), String> = HashMap::new();
-        let mut resolved: Vec<(super::super::decode::RawNic, SubnetRef, String)> = Vec::new();
+        let mut resolved: Vec<(RawNic, SubnetRef, String)> = Vec::new();
         for nic in nics {
             self.check_name(&mut seen, &nic.name, nic.line, &nic.key);
             let Some(subnet) = self.subnet_ref(&nic.subnet) else {

@@ -6,7 +6,7 @@
 
 use super::super::decode::{NameRef, RawHost, RawTopology};
 use super::super::model::{HostIdx, LabHost, Placement};
-use super::Resolver;
+use super::resolver::Resolver;
 use crate::topology::ByName;
 use std::collections::HashMap;
 use std::net::IpAddr;

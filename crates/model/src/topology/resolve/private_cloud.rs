@@ -17,7 +17,7 @@ use super::super::decode::{
     NameRef, RawCircuit, RawPrivateCloud, RawPrivatePeering, RawRouter, RawRouterSettings, RawSite,
     RawSiteHost,
 };
-use super::Resolver;
+use super::resolver::Resolver;
 use crate::topology::model::*;
 use ipnet::{IpNet, Ipv4Net};
 

@@ -9,7 +9,7 @@
 
 use super::super::catalog::{gateway_skus, round_trips, vm_sizes};
 use super::super::decode::{RawGateway, RawVirtualMachine};
-use super::{NameRule, Names, Resolver};
+use super::resolver::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use std::collections::HashMap;
 use std::str::FromStr;

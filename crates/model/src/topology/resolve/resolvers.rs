@@ -15,7 +15,7 @@
 //!   Azure DNS itself (168.63.129.16); at most 1,000 rules.
 
 use super::super::decode::{RawResolver, RawResolverEndpoint, RawRuleset};
-use super::{is_reserved, NameRule, Names, Resolver};
+use super::resolver::{is_reserved, NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
 use std::collections::HashSet;

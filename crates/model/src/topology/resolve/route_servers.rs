@@ -24,8 +24,9 @@
 //!   Route Server's VNet is not programmed, nor are the routes of a peer
 //!   announcing more than 1000 (both warned about).
 
-use super::super::decode::{RawAnnounce, RawNic, RawRouteServer};
-use super::{NameRule, Names, Resolver};
+use super::super::decode::{RawAnnounce, RawRouteServer};
+use super::resolver::{NameRule, Names, Resolver};
+use super::speakers::{Claim, NicBgp};
 use crate::topology::model::*;
 use ipnet::IpNet;
 use std::collections::HashMap;
@@ -37,48 +38,6 @@ pub const BGP_CONNECTION_NAME: NameRule = NameRule::new("Route Server BGP connec
 /// The offset of a Route Server's first instance in its subnet: Azure
 /// reserves the first four addresses; the second instance is the next one.
 const FIRST_INSTANCE: u32 = 4;
-
-/// The BGP keys of one NIC, taken from its raw record before the NIC is
-/// resolved: they become an [`ApplianceSpeaker`], not a NIC field, once
-/// the Route Servers are known.
-pub(super) struct NicBgp {
-    name: String,
-    key: String,
-    line: usize,
-    speaker: Option<(Option<BgpSpeaker>, usize)>,
-    announce: Option<RawAnnounce>,
-}
-
-impl NicBgp {
-    /// The BGP keys of the NICs that have any, taken out of their records.
-    pub(super) fn take(nics: &mut [RawNic]) -> Vec<NicBgp> {
-        nics.iter_mut()
-            .filter(|n| n.bgp_speaker.is_some() || n.bgp_announce.is_some())
-            .map(|n| NicBgp {
-                name: n.name.clone(),
-                key: n.key.clone(),
-                line: n.line,
-                speaker: n.bgp_speaker.take(),
-                announce: n.bgp_announce.take(),
-            })
-            .collect()
-    }
-}
-
-/// One BGP connection as the appliances see it, kept for a refused Route
-/// Server too, so that the NIC it names draws no second error.
-pub(super) struct Claim {
-    /// `None` when missing or refused (reported).
-    pub(super) peer_ip: Option<IpAddr>,
-    /// `None` when missing or refused (reported).
-    pub(super) asn: Option<u32>,
-    pub(super) nic: Option<NicIdx>,
-    /// The Route Server's VNet, when it exists.
-    pub(super) vnet: Option<VnetIdx>,
-    /// The connection's key, and the line of its `peer_asn` (or its own).
-    pub(super) key: String,
-    pub(super) line: usize,
-}
 
 impl Resolver<'_> {
     /// The Route Servers, then the appliances' speakers that peer with them.

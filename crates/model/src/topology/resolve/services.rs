@@ -16,7 +16,7 @@
 use super::super::decode::{
     dns_name, NameRef, RawPaasResource, RawServiceEndpointPolicy, RawTopology,
 };
-use super::{NameRule, Names, Resolver};
+use super::resolver::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use std::net::{IpAddr, Ipv4Addr};
 

@@ -18,7 +18,8 @@
 use super::super::decode::{RawLocalGateway, RawRouterSettings, RawSite};
 use super::fabric_names::Namespaces;
 use super::hybrid::reserved_asn;
-use super::{NameRule, Names, Resolver, NIC_NAME};
+use super::nics::NIC_NAME;
+use super::resolver::{NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::IpNet;
 use std::net::IpAddr;

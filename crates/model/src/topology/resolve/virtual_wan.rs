@@ -38,7 +38,7 @@ use super::super::decode::{
     RawFirewall, RawHubConnection, RawHubRouteTable, RawRoutingIntent, RawVirtualHub,
     RawVirtualWan, RawVpnSite,
 };
-use super::{overlaps, NameRule, Names, Resolver};
+use super::resolver::{overlaps, NameRule, Names, Resolver};
 use crate::topology::model::*;
 use ipnet::{IpNet, Ipv4Net};
 use std::net::{IpAddr, Ipv4Addr};
