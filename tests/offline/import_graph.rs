@@ -212,8 +212,35 @@ fn items_defined(text: &str, unindented_only: bool) -> BTreeSet<String> {
         "macro_rules! ",
     ];
     let mut found = BTreeSet::new();
+    // Inside an item-making macro invoked at the top level
+    // (`index_type!(Name)`, `spelled_enum! { pub enum Name .. }`): its
+    // first code line names an item, or is one.
+    let mut in_macro: Option<bool> = None;
     for code in &code_lines(text) {
-        if unindented_only && code.starts_with(char::is_whitespace) {
+        let unindented = !code.starts_with(char::is_whitespace);
+        if unindented && in_macro.is_some() && code.starts_with([')', '}']) {
+            in_macro = None;
+            continue;
+        }
+        if unindented && !code.starts_with("macro_rules!") {
+            let name = ident(code);
+            let after = code[name.len()..].trim_start();
+            if !name.is_empty() && after.starts_with('!') && after.trim_end().ends_with(['(', '{'])
+            {
+                in_macro = Some(true);
+                continue;
+            }
+        }
+        let first_in_macro = in_macro == Some(true);
+        if first_in_macro {
+            in_macro = Some(false);
+            let lone = code.trim().trim_end_matches(',');
+            if !lone.is_empty() && ident(lone) == lone {
+                found.insert(lone.to_owned());
+                continue;
+            }
+        }
+        if unindented_only && !unindented && in_macro.is_none() {
             continue;
         }
         let mut rest = code.trim_start();
@@ -457,6 +484,17 @@ fn file_imports(src: &Path) -> BTreeSet<(String, String)> {
             {
                 edges.insert((source.name.clone(), sources[at].name.clone()));
             }
+            // What the module brought in by `use` comes with it: the file
+            // uses what it names of those where they are defined.
+            let brought = (sources[at].imported.iter())
+                .filter(|(name, _)| words.contains(name.as_str()))
+                .filter_map(|(_, path)| path.as_ref());
+            for path in brought {
+                if let Some(target) = defining_file(path, &modules, &sources, 0).filter(|t| *t != i)
+                {
+                    edges.insert((source.name.clone(), sources[target].name.clone()));
+                }
+            }
         }
         for code in &lines {
             for full in full_paths(code, &source.here, &source.names) {
@@ -681,6 +719,47 @@ fn glob_imports_and_a_test_module_declared_early_are_read() {
             edge("a.rs", "a/glob.rs"),
             edge("a.rs", "a/quiet.rs"),
             edge("a/glob.rs", "a.rs"),
+        ])
+    );
+}
+
+/// A child that brings in its parent whole uses, through it, the files
+/// of what the parent brought in by `use` (here a sibling's type the
+/// parent re-exports); and an item made by a macro invoked at the top
+/// level (`index_type!(Name)`, `spelled! { pub enum Name .. }`) is its
+/// file's.
+#[test]
+fn what_a_glob_brings_from_the_parents_imports_and_macro_made_items_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("a")).unwrap();
+    std::fs::write(src.join("lib.rs"), "mod a;\n").unwrap();
+    std::fs::write(
+        src.join("a.rs"),
+        "mod kinds;\nmod lookup;\nmod made;\npub use kinds::Kind;\npub use made::{Idx, Mode};\nindex_type!(\n    Own\n);\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("a/kinds.rs"), "pub struct Kind;\n").unwrap();
+    std::fs::write(
+        src.join("a/made.rs"),
+        "index_type!(\n    /// An index.\n    Idx\n);\nspelled! {\n    pub enum Mode { On }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("a/lookup.rs"),
+        "use super::*;\npub fn find(_: &[Kind], _: Idx, _: Mode, _: Own) {}\n",
+    )
+    .unwrap();
+    let edges = file_imports(&src);
+    let edge = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        edges,
+        BTreeSet::from([
+            edge("a.rs", "a/kinds.rs"),
+            edge("a.rs", "a/made.rs"),
+            edge("a/lookup.rs", "a.rs"),
+            edge("a/lookup.rs", "a/kinds.rs"),
+            edge("a/lookup.rs", "a/made.rs"),
         ])
     );
 }

@@ -34,6 +34,7 @@ mod edge;
 pub use edge::*;
 mod express_route;
 mod named;
+mod named_kinds;
 pub use express_route::{PrivateCloud, PRIVATE_CLOUD_ASN, PRIVATE_CLOUD_CIRCUIT_MBPS};
 pub(crate) use named::named;
 pub use named::{ByName, Named};

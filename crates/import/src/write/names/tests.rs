@@ -1,6 +1,7 @@
 //! The writer's names: endpoints, zone groups, record sets and policies.
 
 use super::super::tests::{resource, NET};
+use super::adding::sorted_values;
 use super::*;
 use crate::assert_has;
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! "no gateway named `x` (gateways: ...)"); every kind's vector is
 //! searched the same way, with [`ByName`].
 
-use super::*;
+use super::TiSlice;
 
 /// A resource that files, commands and messages refer to by its name.
 pub trait Named {
@@ -23,40 +23,6 @@ macro_rules! named {
     };
 }
 pub(crate) use named;
-
-named!(
-    PublicIp,
-    PublicIpPrefix,
-    NatGateway,
-    InternetServer,
-    Vnet,
-    Subnet,
-    Nic,
-    RouteTable,
-    Nsg,
-    Asg,
-    Site,
-    SiteHost,
-    SiteRouter,
-    Gateway,
-    LocalGateway,
-    Circuit,
-    LoadBalancer,
-    Probe,
-    AzureFirewall,
-    FirewallPolicy,
-    IpGroup,
-    RouteServer,
-    LabHost,
-    VirtualWan,
-    VirtualHub,
-    HubRouteTable,
-    HubConnection,
-    HubVpnConnection,
-    VpnSite,
-    PaasResource,
-    ServiceEndpointPolicy,
-);
 
 /// The lookup by name in a vector of one kind of resource.
 pub trait ByName<K> {
