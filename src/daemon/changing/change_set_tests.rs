@@ -56,17 +56,12 @@ fn loaded(text: &str) -> (Topology, Plan) {
     (topology, plan)
 }
 
-/// The change set from `LAB` running to `LAB` with each edit made.
-fn changes(edits: &[(&str, &str)]) -> (ChangeSet, Plan, Plan) {
-    let mut text = LAB.to_string();
-    for (from, to) in edits {
-        assert!(text.contains(from), "no `{from}` in the lab");
-        text = text.replacen(from, to, 1);
-    }
-    let (old_topology, old_plan) = loaded(LAB);
-    let (topology, plan) = loaded(&text);
+/// The change set from `old` running (every port here) to `new`, with
+/// `rebuilt` routers.
+fn between(old: &(Topology, Plan), new: &(Topology, Plan), rebuilt: &[String]) -> ChangeSet {
+    let (old_topology, old_plan) = old;
     let specs: Vec<NamespaceSpec> = (old_plan.ports.iter())
-        .map(|p| building().spec(&old_topology, p))
+        .map(|p| building().spec(old_topology, p))
         .collect();
     let running: TiVec<PortIdx, Running<'_>> = (old_plan.ports.keys())
         .zip(&specs)
@@ -75,13 +70,25 @@ fn changes(edits: &[(&str, &str)]) -> (ChangeSet, Plan, Plan) {
             remote: !old_plan.is_local(i),
         })
         .collect();
-    let set = change_set(
-        (&old_topology, &old_plan, &running),
-        (&topology, &plan),
+    change_set(
+        (old_topology, old_plan, &running),
+        (&new.0, &new.1),
         &building(),
-        &[],
-    );
-    (set, old_plan, plan)
+        rebuilt,
+    )
+}
+
+/// The change set from `LAB` running to `LAB` with each edit made.
+fn changes(edits: &[(&str, &str)]) -> (ChangeSet, Plan, Plan) {
+    let mut text = LAB.to_string();
+    for (from, to) in edits {
+        assert!(text.contains(from), "no `{from}` in the lab");
+        text = text.replacen(from, to, 1);
+    }
+    let old = loaded(LAB);
+    let new = loaded(&text);
+    let set = between(&old, &new, &[]);
+    (set, old.1, new.1)
 }
 
 /// The fate of the new plan's port `name`.
@@ -258,29 +265,16 @@ const HYBRID: &str = include_str!("../../../config/hybrid.yaml");
 
 #[test]
 fn a_site_router_rebuilt_takes_its_tunnels_with_it() {
-    let topology = crate::topology::parse_str("hybrid.yaml", HYBRID)
-        .unwrap()
-        .topology;
-    let plan = Plan::derive(&topology);
+    let lab = loaded(HYBRID);
+    let (topology, plan) = &lab;
     let specs: Vec<NamespaceSpec> = (plan.ports.iter())
-        .map(|p| building().spec(&topology, p))
-        .collect();
-    let running: TiVec<PortIdx, Running<'_>> = (specs.iter())
-        .map(|spec| Running {
-            spec,
-            remote: false,
-        })
+        .map(|p| building().spec(topology, p))
         .collect();
     let tunnel = (specs.iter().position(|s| s.existing_namespace))
         .map(PortIdx::new)
         .expect("a site's tunnel");
     let router = specs[tunnel.index()].name.clone();
-    let set = change_set(
-        (&topology, &plan, &running),
-        (&topology, &plan),
-        &building(),
-        std::slice::from_ref(&router),
-    );
+    let set = between(&lab, &lab, std::slice::from_ref(&router));
     for (i, spec) in specs.iter().enumerate() {
         let i = PortIdx::new(i);
         let expected = match spec.existing_namespace && spec.name == router {
@@ -303,28 +297,13 @@ const INTERNET_EDGE: &str = include_str!("../../../config/internet-edge.yaml");
 
 #[test]
 fn a_new_dnat_rule_changes_the_firewalls_rules_in_place() {
-    let (old_topology, old_plan) = loaded(INTERNET_EDGE);
     let text = INTERNET_EDGE.replace(
         "translated_address: 10.2.1.4, translated_port: 443}",
         "translated_address: 10.2.1.4, translated_port: 443}\n              - {name: http-to-vm2, protocols: [TCP], source_addresses: [\"*\"], destination_address: 198.51.100.20, destination_ports: [\"80\"], translated_address: 10.2.1.4, translated_port: 80}",
     );
     assert_ne!(text, INTERNET_EDGE);
-    let (topology, plan) = loaded(&text);
-    let specs: Vec<NamespaceSpec> = (old_plan.ports.iter())
-        .map(|p| building().spec(&old_topology, p))
-        .collect();
-    let running: TiVec<PortIdx, Running<'_>> = (specs.iter())
-        .map(|spec| Running {
-            spec,
-            remote: false,
-        })
-        .collect();
-    let set = change_set(
-        (&old_topology, &old_plan, &running),
-        (&topology, &plan),
-        &building(),
-        &[],
-    );
+    let (_, plan) = loaded(&text);
+    let set = between(&loaded(INTERNET_EDGE), &loaded(&text), &[]);
     assert!(set.leaving.is_empty() && set.slots_needed() == 0);
     let changed: Vec<(&str, &[InPlace])> = (set.in_place.iter())
         .map(|k| (plan.ports[k.port].name.as_str(), k.changes.as_slice()))
