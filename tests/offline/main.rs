@@ -21,6 +21,7 @@ mod check_expectations;
 mod ci_report;
 mod daemon_rooms;
 mod decide_traces;
+mod decision_agreement;
 mod diagnostics_cli;
 mod docs;
 mod firewall;

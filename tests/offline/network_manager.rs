@@ -40,7 +40,7 @@ const PREFIXES: [&str; 7] = [
     "Internet",
     "VirtualNetwork",
 ];
-const PORTS: [u16; 5] = [22, 80, 443, 3389, 9100];
+pub(crate) const PORTS: [u16; 5] = [22, 80, 443, 3389, 9100];
 const PROTOCOLS: [(&str, u8); 5] = [
     ("Tcp", 6),
     ("Udp", 17),
@@ -50,7 +50,7 @@ const PROTOCOLS: [(&str, u8); 5] = [
 ];
 
 #[derive(Debug, Clone)]
-struct AdminSpec {
+pub(crate) struct AdminSpec {
     priority: u16,
     inbound: bool,
     action: &'static str,
@@ -61,7 +61,7 @@ struct AdminSpec {
 }
 
 #[derive(Debug, Clone)]
-struct NsgSpec {
+pub(crate) struct NsgSpec {
     inbound: bool,
     allow: bool,
     protocol: usize,
@@ -70,7 +70,7 @@ struct NsgSpec {
     port: Option<usize>,
 }
 
-fn admin_spec() -> impl Strategy<Value = AdminSpec> {
+pub(crate) fn admin_spec() -> impl Strategy<Value = AdminSpec> {
     (
         1u16..12,
         any::<bool>(),
@@ -93,7 +93,7 @@ fn admin_spec() -> impl Strategy<Value = AdminSpec> {
         )
 }
 
-fn nsg_spec() -> impl Strategy<Value = NsgSpec> {
+pub(crate) fn nsg_spec() -> impl Strategy<Value = NsgSpec> {
     (
         any::<bool>(),
         any::<bool>(),
@@ -133,7 +133,7 @@ fn nsg_protocol(i: usize) -> &'static str {
 /// NSG hold `nsgs` (split between them), and admin rules split between two
 /// collections of two configurations, deployed to spoke1's region only:
 /// spoke2 (another region) gets none.
-fn file(admin: &[AdminSpec], nsgs: &[NsgSpec]) -> String {
+pub(crate) fn file(admin: &[AdminSpec], nsgs: &[NsgSpec]) -> String {
     let mut t = String::from(
         "vnets:\n\
          - {name: spoke1, address_space: [10.1.0.0/16], location: westeurope, subnets: [{name: app, address_prefixes: [10.1.1.0/24], network_security_group: subnet-nsg}]}\n\
