@@ -187,3 +187,37 @@ proptest! {
         }
     }
 }
+
+/// The files of `dir` (recursively) whose code calls `needle`, from the
+/// repository's root.
+fn calling(dir: &std::path::Path, needle: &str, found: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            calling(&path, needle, found);
+        } else if path.extension().is_some_and(|e| e == "rs")
+            && !path.to_string_lossy().ends_with("tests.rs")
+        {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.lines().filter(|l| !l.trim_start().starts_with("//"));
+            if code.into_iter().any(|l| l.contains(needle)) {
+                let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+                found.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+}
+
+/// The stages are run in one place: the decision's
+/// (`Snapshot::evaluate_observed`, which `trace` observes). No other file
+/// of the daemon's crates classifies a packet against a stage's rules
+/// (unit tests aside, which check the classifier itself).
+#[test]
+fn only_the_decision_runs_the_stages() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    for dir in ["src", "crates/decide/src", "crates/model/src"] {
+        calling(&root.join(dir), ".classify(", &mut found);
+    }
+    assert_eq!(found, ["crates/decide/src/snapshot/stages.rs"]);
+}

@@ -4,8 +4,9 @@
 //!
 //! Each hop is one pass of the packet path's own decision ([`decide()`]) on
 //! a real packet built byte by byte, so a trace can never disagree with
-//! forwarding; the decision's steps ([`route_step_through`], [`judge_nsgs`] per
-//! NSG, [`balance`]) are run beside it for the details: the sender's
+//! forwarding; the decision's steps ([`route_step_through`], the stages'
+//! [`Snapshot::evaluate_observed`], which reports each rule it meets,
+//! [`balance`]) are run beside it for the details: the sender's
 //! outbound NSG rules (NIC, then subnet), the deciding route, the gateway,
 //! peering and load balancer crossed, and the receiver's inbound NSG rules
 //! (subnet, then NIC).
@@ -30,14 +31,13 @@ use super::lookup::QueryError;
 use crate::dataplane::decide::FrontendHop;
 use crate::dataplane::nat::{translate, Rewrite};
 use crate::dataplane::{
-    balance, decide, judge_nsgs, route_step_through, Balanced, Conntrack, DropReason, HopTo,
-    PacketView, Stateless, Verdict,
+    balance, decide, route_step_through, Balanced, Conntrack, DropReason, HopTo, PacketView,
+    Stateless, Verdict,
 };
 use crate::net::PacketKey;
 use crate::plan::PortIdx;
-use crate::policy::nsg::NsgLevel;
 use crate::snapshot::edge::PublicTarget;
-use crate::snapshot::{RouteTarget, Snapshot};
+use crate::snapshot::{NsgStage, RouteTarget, Snapshot, StageObserver};
 use crate::topology::{
     Access, AdminAction, Direction, Endpoint, ExpectedProtocol, SiteIdx, Topology,
 };
@@ -142,41 +142,40 @@ fn cross(path: &mut Vec<String>, name: String) {
     }
 }
 
-/// The rules a packet meets at `nic` in `direction`: the security admin
-/// rule that matches, if any, then one per NSG, up to the rule that ends
-/// evaluation (a deny, or an admin rule's `AlwaysAllow`).
+/// The rules a packet meets at `nic` in `direction`, as the decision's
+/// own stages report them ([`Snapshot::evaluate_observed`]): the security
+/// admin rule that matches, if any, then one per NSG, up to the rule that
+/// ends evaluation (a deny, or an admin rule's `AlwaysAllow`); with the
+/// stages' verdict.
 fn nsg_checks(
     snap: &Snapshot,
     nic: PortIdx,
     direction: Direction,
     key: &PacketKey,
-) -> Vec<NsgCheck> {
-    let mut checks = Vec::new();
-    for stage in snap.nics[nic].stages(direction) {
-        let admin = stage.level == NsgLevel::Admin;
-        let Some(r) = stage.classifier.classify(key) else {
-            // Admin rules have no default rules: no match goes on.
-            if admin {
-                continue;
-            }
-            break;
-        };
-        let rule = &stage.rules[r];
-        checks.push(NsgCheck {
-            level: stage.level.as_str(),
-            nsg: stage.owner.name(&snap.topology).to_string(),
-            rule_name: rule.name.clone(),
-            priority: rule.settings.priority,
-            access: rule.settings.access.as_str(),
-            admin_action: rule.admin_action.map(AdminAction::as_str),
-        });
-        if rule.settings.access == Access::Deny
-            || rule.admin_action == Some(AdminAction::AlwaysAllow)
-        {
-            break;
+) -> (Vec<NsgCheck>, Access) {
+    struct Checks<'s> {
+        snap: &'s Snapshot,
+        met: Vec<NsgCheck>,
+    }
+    impl StageObserver for Checks<'_> {
+        fn met(&mut self, stage: &NsgStage, r: usize) {
+            let rule = &stage.rules[r];
+            self.met.push(NsgCheck {
+                level: stage.level.as_str(),
+                nsg: stage.owner.name(&self.snap.topology).to_string(),
+                rule_name: rule.name.clone(),
+                priority: rule.settings.priority,
+                access: rule.settings.access.as_str(),
+                admin_action: rule.admin_action.map(AdminAction::as_str),
+            });
         }
     }
-    checks
+    let mut checks = Checks {
+        snap,
+        met: Vec::new(),
+    };
+    let verdict = snap.evaluate_observed(nic, direction, key, &mut checks);
+    (checks.met, verdict.access)
 }
 
 /// Which way a traced packet goes: the request, or its reply (the
@@ -584,13 +583,13 @@ fn hop_details<C: Conntrack>(
     let key = view.key;
     let by_state = |nic, direction| flows.admitted(nic, direction, view, 0).is_some();
     let outbound_by_state = by_state(ingress, Direction::Outbound);
+    let (outbound, outbound_access) = match outbound_by_state {
+        true => (Vec::new(), Access::Allow),
+        false => nsg_checks(snap, ingress, Direction::Outbound, &key),
+    };
     let mut hop = TraceHop {
         outbound_by_state,
-        outbound: if outbound_by_state {
-            Vec::new()
-        } else {
-            nsg_checks(snap, ingress, Direction::Outbound, &key)
-        },
+        outbound,
         ..TraceHop::sending(
             sender.name.clone(),
             t.subnet_path(sender.subnet),
@@ -598,12 +597,7 @@ fn hop_details<C: Conntrack>(
             key.dst,
         )
     };
-    let outbound_denied = !outbound_by_state
-        && judge_nsgs(snap, ingress, Direction::Outbound, &key)
-            .verdict
-            .access
-            == Access::Deny;
-    if outbound_denied {
+    if outbound_access == Access::Deny {
         return hop;
     }
     let mut crossed = Vec::new();
@@ -741,7 +735,7 @@ fn hop_details<C: Conntrack>(
         let received_key = translated.unwrap_or(key);
         hop.inbound_by_state = by_state(receiver, Direction::Inbound);
         if !hop.inbound_by_state {
-            hop.inbound = nsg_checks(snap, receiver, Direction::Inbound, &received_key);
+            hop.inbound = nsg_checks(snap, receiver, Direction::Inbound, &received_key).0;
         }
         hop.shaping = hop_shaping(snap, ingress, receiver);
         // A receiver that refused the packet was not crossed.

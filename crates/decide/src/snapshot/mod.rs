@@ -46,7 +46,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use changes::ChangedPorts;
-pub use stages::NsgVerdict;
+pub use stages::{NsgVerdict, StageObserver, Unobserved};
 
 mod changes;
 pub mod edge;

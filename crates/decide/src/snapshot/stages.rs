@@ -25,6 +25,21 @@ pub struct NsgVerdict {
     pub decided_by: Option<(usize, usize)>,
 }
 
+/// Told each rule a packet meets as a NIC's stages judge it, in order
+/// ([`Snapshot::evaluate_observed`]).
+pub trait StageObserver {
+    /// The packet met rule `rule` of `stage` (it matched).
+    fn met(&mut self, stage: &NsgStage, rule: usize);
+}
+
+/// The observer of the per-packet path: told nothing, it compiles away.
+pub struct Unobserved;
+
+impl StageObserver for Unobserved {
+    #[inline(always)]
+    fn met(&mut self, _: &NsgStage, _: usize) {}
+}
+
 impl Snapshot {
     /// The stable number of the rule that decided `verdict` (see
     /// [`RuleNames`]), or [`NO_RULE`] when no NSG applies.
@@ -45,6 +60,20 @@ impl Snapshot {
     /// first deny stops evaluation. No NSG means allow.
     #[inline]
     pub fn evaluate(&self, nic: PortIdx, direction: Direction, key: &PacketKey) -> NsgVerdict {
+        self.evaluate_observed(nic, direction, key, &mut Unobserved)
+    }
+
+    /// [`Snapshot::evaluate`], telling `observer` each rule the packet
+    /// meets, in order: what `trace` shows of a hop, from the decision
+    /// itself.
+    #[inline]
+    pub fn evaluate_observed<O: StageObserver>(
+        &self,
+        nic: PortIdx,
+        direction: Direction,
+        key: &PacketKey,
+        observer: &mut O,
+    ) -> NsgVerdict {
         let mut decided_by = None;
         for (s, stage) in self.nics[nic].stages(direction).iter().enumerate() {
             if stage.level == NsgLevel::Admin {
@@ -52,6 +81,7 @@ impl Snapshot {
                 let Some(r) = stage.classifier.classify(key) else {
                     continue;
                 };
+                observer.met(stage, r);
                 match stage.rules[r].admin_action {
                     Some(AdminAction::Allow) | None => decided_by = Some((s, r)),
                     Some(action) => {
@@ -68,7 +98,11 @@ impl Snapshot {
                 }
                 continue;
             }
-            match stage.classifier.classify(key) {
+            let matched = stage.classifier.classify(key);
+            if let Some(r) = matched {
+                observer.met(stage, r);
+            }
+            match matched {
                 Some(r) if stage.rules[r].settings.access == Access::Allow => {
                     decided_by = Some((s, r))
                 }
