@@ -573,11 +573,6 @@ const STILL_KNOTTED: &[&str] = &[
     "crates/decide/src/diagnostics/trace/edge.rs",
     "crates/decide/src/diagnostics/trace/render.rs",
     "crates/decide/src/diagnostics/trace/reply.rs",
-    "crates/decide/src/snapshot/changes.rs",
-    "crates/decide/src/snapshot/edge.rs",
-    "crates/decide/src/snapshot/firewalls.rs",
-    "crates/decide/src/snapshot/mod.rs",
-    "crates/decide/src/snapshot/stages.rs",
 ];
 
 #[test]
