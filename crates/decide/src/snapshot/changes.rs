@@ -23,7 +23,7 @@
 //! that serve names; otherwise every port does.
 
 use super::forwarding::RouteTarget;
-use super::{NicTables, NsgStage, Snapshot};
+use super::tables::{NicTables, NsgStage, Snapshot};
 use crate::plan::PortIdx;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

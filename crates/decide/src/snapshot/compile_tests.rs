@@ -3,7 +3,7 @@
 //! evaluation.
 
 use super::*;
-use crate::engine::classifier::PacketKey;
+use crate::engine::classifier::{Classifier, PacketKey, RuleMatch};
 use crate::net::{PortRange, PortSpec, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::policy::nsg::{effective_rules, first_match};
 use crate::policy::routes::{active_routes, effective_routes};

@@ -1,11 +1,10 @@
-//! The compiled side of Azure Firewall: whose rules an NSG stage holds
-//! ([`StageOwner`]), and the stage of a firewall's port, its policy's
-//! network rules ([`crate::policy::firewall`]) in the same first-match
-//! classifier as an NSG's, judged where packets reach the firewall.
+//! Whose rules an NSG stage holds ([`StageOwner`]): an NSG's, Virtual
+//! Network Manager's security admin rules, or an Azure Firewall's policy's
+//! network rules ([`crate::policy::firewall`]), which the firewall's port
+//! judges in the same first-match classifier as an NSG's (its stage is
+//! compiled beside the admin rules' stage, in the module's `stages.rs`).
 
-use super::{NsgStage, RuleNames};
 use crate::policy::firewall;
-use crate::policy::nsg::NsgLevel;
 use crate::topology::{FirewallIdx, NsgIdx, Topology};
 
 /// How listings name the owner of admin rules.
@@ -43,18 +42,4 @@ impl StageOwner {
             StageOwner::SecurityAdmin => false,
         }
     }
-}
-
-/// The stage of an Azure Firewall's port: its policy's network rules (an
-/// FQDN matching the addresses `fqdns` gives for it) and the default
-/// action, judged where packets reach it.
-pub(super) fn firewall_stage(
-    topology: &Topology,
-    f: FirewallIdx,
-    fqdns: firewall::FqdnAddresses<'_>,
-    rule_names: &RuleNames,
-) -> NsgStage {
-    let rules = firewall::effective_rules(topology, &topology.firewalls[f], fqdns);
-    let owner = StageOwner::Firewall(f);
-    NsgStage::compile(topology, NsgLevel::Firewall, owner, rules, rule_names)
 }

@@ -2,15 +2,20 @@
 //! security admin rules first (`Deny` and `AlwaysAllow` decide, `Allow`
 //! and no match go on), then its NSGs (or an Azure Firewall's rules), as
 //! [`crate::policy::admin::first_decision`] defines plainly; and the
-//! compiled stage of a VNet's admin rules.
+//! compiled stages of a VNet's admin rules and of an Azure Firewall's
+//! port, its policy's network rules in the same first-match classifier as
+//! an NSG's, judged where packets reach the firewall.
 
-use super::{NsgStage, RuleId, RuleNames, Snapshot, StageOwner, NO_RULE};
+use super::firewalls::StageOwner;
+use super::rule_names::{RuleId, RuleNames, NO_RULE};
+use super::tables::{NsgStage, Snapshot};
 use crate::engine::classifier::PacketKey;
 use crate::plan::PortIdx;
 use crate::policy::admin::effective_admin_rules;
+use crate::policy::firewall;
 use crate::policy::gateways::LearnedRoutes;
 use crate::policy::nsg::{EffectiveRule, NsgLevel};
-use crate::topology::{Access, AdminAction, Direction, SubnetRef, Topology};
+use crate::topology::{Access, AdminAction, Direction, FirewallIdx, SubnetRef, Topology};
 
 /// The outcome of the NSG stages of one NIC and direction for one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,4 +171,18 @@ pub(super) fn admin_stage(
         rules,
         rule_names,
     ))
+}
+
+/// The stage of an Azure Firewall's port: its policy's network rules (an
+/// FQDN matching the addresses `fqdns` gives for it) and the default
+/// action, judged where packets reach it.
+pub(super) fn firewall_stage(
+    topology: &Topology,
+    f: FirewallIdx,
+    fqdns: firewall::FqdnAddresses<'_>,
+    rule_names: &RuleNames,
+) -> NsgStage {
+    let rules = firewall::effective_rules(topology, &topology.firewalls[f], fqdns);
+    let owner = StageOwner::Firewall(f);
+    NsgStage::compile(topology, NsgLevel::Firewall, owner, rules, rule_names)
 }

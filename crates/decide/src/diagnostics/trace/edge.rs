@@ -10,11 +10,9 @@
 //! both links by its own hash, and the secondary link's routers hold the
 //! same routes.
 
+use super::answer::{Bottleneck, HopShaping, RouteUsed, Trace, TraceHop};
+use super::question::{empty_trace, site_without_route, TraceQuery, NO_TUNNEL, SITE_UNREACHABLE};
 use super::site::{no_route_hop, site_entry, SiteEntry};
-use super::{
-    empty_trace, Bottleneck, HopShaping, RouteUsed, Trace, TraceHop, TraceQuery, NO_TUNNEL,
-    SITE_UNREACHABLE,
-};
 use crate::policy::gateways::LearnedRoute;
 use crate::snapshot::Snapshot;
 use crate::topology::{Access, CircuitIdx, GlobalReach, SiteIdx};
@@ -199,7 +197,7 @@ pub(super) fn global_reach_reply(
         // The far site's router has no route back: it drops the reply.
         Some((s, SiteEntry::NoRoute)) => {
             reply.hops.push(no_route_hop(snap, s, query.to, src));
-            let (reason, at) = super::site_without_route(&t.sites[s].name);
+            let (reason, at) = site_without_route(&t.sites[s].name);
             (reply.reason, reply.at) = (Some(reason), Some(at));
         }
         _ => reply.reason = Some(NO_TUNNEL.to_string()),

@@ -2,7 +2,8 @@
 //! then its reply), a verdict line, what the path adds and the names
 //! crossed.
 
-use super::{reply_failure, NsgCheck, Trace};
+use super::answer::{NsgCheck, Trace};
+use super::question::reply_failure;
 use crate::diagnostics::lookup::QueryError;
 use crate::diagnostics::names::render_lookup;
 use crate::diagnostics::render::{json_text, table};

@@ -15,10 +15,10 @@
 //! stateless: the reply needs a way back of its own, and when it has none
 //! the whole trace is a Deny at the reply's place.
 
+use super::answer::Trace;
+use super::question::{empty_trace, site_without_route, TraceQuery, NO_TUNNEL};
 use super::site::{self, site_entry, SiteEntry};
-use super::{
-    build_packet, empty_trace, nic_name, walk, Delivered, Leg, Trace, TraceQuery, NO_TUNNEL,
-};
+use super::walk::{build_packet, nic_name, walk, Delivered, Leg};
 use crate::dataplane::{Admission, Allowed, Conntrack, EdgeTranslation, PacketView, Pin};
 use crate::engine::flow_table::FlowHandle;
 use crate::plan::PortIdx;
@@ -126,7 +126,7 @@ pub(super) fn follow_reply(
         SiteEntry::NoRoute => {
             let site = delivered.site.expect("a site's entry");
             reply.hops.push(site::no_route_hop(snap, site, from, src));
-            let (reason, at) = super::site_without_route(&t.sites[site].name);
+            let (reason, at) = site_without_route(&t.sites[site].name);
             (reply.reason, reply.at) = (Some(reason), Some(at));
         }
         SiteEntry::NoTunnel => reply.reason = Some(NO_TUNNEL.to_string()),
@@ -178,31 +178,4 @@ pub(super) fn follow_reply(
         }
     }
     answer.set_reply(reply);
-}
-
-/// A reply that did not come back, in words: `reply: no route from
-/// 10.1.1.4 to 192.168.1.10 (route_none at vm1)`. `from` and `to` are the
-/// reply's source and destination; `check`, `trace` and `verify` word it
-/// alike.
-pub fn reply_failure(reason: Option<&str>, at: Option<&str>, from: &str, to: &str) -> String {
-    let no_route = [
-        "no_route",
-        "route_none",
-        "next_hop_internet",
-        "next_hop_gateway",
-        "gateway_no_route",
-        "no_tunnel",
-    ];
-    let what = match reason {
-        Some(r) if no_route.contains(&r) => "no route",
-        _ => "no way back",
-    };
-    let mut text = format!("reply: {what} from {from} to {to}");
-    match (reason, at) {
-        (Some(reason), Some(at)) => text.push_str(&format!(" ({reason} at {at})")),
-        (Some(reason), None) => text.push_str(&format!(" ({reason})")),
-        (None, Some(at)) => text.push_str(&format!(" (at {at})")),
-        (None, None) => {}
-    }
-    text
 }
