@@ -340,7 +340,7 @@ fn a_fault_of_an_apply_reaches_its_answer_and_the_log() {
     assert_eq!(stderr, format!("vnetd: warning: {fault}\n"));
     // The daemon's log says it too, as a warning inside the apply.
     let apply_span = format!(
-        "lab{{file={}}}:apply{{source={}}}: vnetd::daemon::changing::apply: {fault}",
+        "lab{{file={}}}:apply{{source={}}}: vnetd::daemon::changing::steps: {fault}",
         files.config.display(),
         moved.display()
     );
