@@ -592,20 +592,30 @@ fn no_file_imports_itself_through_others() {
     );
 }
 
-#[test]
-fn a_circle_of_imports_is_reported() {
+/// The file imports of a small tree written from `files` (path under
+/// `src/`, text), for the tests of what the graph reads.
+fn imports_of(files: &[(&str, &str)]) -> BTreeSet<(String, String)> {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
-    std::fs::create_dir_all(src.join("a")).unwrap();
-    std::fs::write(src.join("lib.rs"), "mod a;\n").unwrap();
-    std::fs::write(src.join("a.rs"), "mod b;\nmod c;\n").unwrap();
-    std::fs::write(src.join("a/b.rs"), "use super::c::{one, two::Three};\n").unwrap();
-    std::fs::write(
-        src.join("a/c.rs"),
-        "fn f() { crate::a::b::g() } // super::d\n#[cfg(test)]\nuse super::e;\n",
-    )
-    .unwrap();
-    let edges = file_imports(&src);
+    for (path, text) in files {
+        let path = src.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    file_imports(&src)
+}
+
+#[test]
+fn a_circle_of_imports_is_reported() {
+    let edges = imports_of(&[
+        ("lib.rs", "mod a;\n"),
+        ("a.rs", "mod b;\nmod c;\n"),
+        ("a/b.rs", "use super::c::{one, two::Three};\n"),
+        (
+            "a/c.rs",
+            "fn f() { crate::a::b::g() } // super::d\n#[cfg(test)]\nuse super::e;\n",
+        ),
+    ]);
     let edge = |a: &str, b: &str| (a.to_owned(), b.to_owned());
     assert_eq!(
         edges,
@@ -624,33 +634,23 @@ fn a_circle_of_imports_is_reported() {
 /// outside the crate.
 #[test]
 fn bare_child_paths_and_re_exports_are_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(src.join("knotted")).unwrap();
-    std::fs::create_dir_all(src.join("facade")).unwrap();
-    std::fs::write(src.join("lib.rs"), "mod knotted;\nmod facade;\n").unwrap();
-    std::fs::write(
-        src.join("knotted/mod.rs"),
-        "mod child;\npub struct Shared;\nfn f() { child::work() }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        src.join("knotted/child.rs"),
-        "use super::Shared;\npub fn work() {}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        src.join("facade/mod.rs"),
-        "mod types;\nmod user;\nuse std::fmt::Debug;\npub use types::{\n    Thing,\n};\n",
-    )
-    .unwrap();
-    std::fs::write(src.join("facade/types.rs"), "pub struct Thing;\n").unwrap();
-    std::fs::write(
-        src.join("facade/user.rs"),
-        "use super::{Debug, Thing};\npub(crate) fn make() -> Thing { Thing }\n",
-    )
-    .unwrap();
-    let edges = file_imports(&src);
+    let edges = imports_of(&[
+        ("lib.rs", "mod knotted;\nmod facade;\n"),
+        (
+            "knotted/mod.rs",
+            "mod child;\npub struct Shared;\nfn f() { child::work() }\n",
+        ),
+        ("knotted/child.rs", "use super::Shared;\npub fn work() {}\n"),
+        (
+            "facade/mod.rs",
+            "mod types;\nmod user;\nuse std::fmt::Debug;\npub use types::{\n    Thing,\n};\n",
+        ),
+        ("facade/types.rs", "pub struct Thing;\n"),
+        (
+            "facade/user.rs",
+            "use super::{Debug, Thing};\npub(crate) fn make() -> Thing { Thing }\n",
+        ),
+    ]);
     let edge = |a: &str, b: &str| (a.to_owned(), b.to_owned());
     assert_eq!(
         edges,
@@ -675,22 +675,12 @@ fn bare_child_paths_and_re_exports_are_read() {
 /// declared near the top of a file does not end the reading of the rest.
 #[test]
 fn glob_imports_and_a_test_module_declared_early_are_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(src.join("a")).unwrap();
-    std::fs::write(src.join("lib.rs"), "mod a;\n").unwrap();
-    std::fs::write(
-        src.join("a.rs"),
-        "mod glob;\n#[cfg(test)]\nmod tests;\nmod quiet;\npub struct Shared;\nfn f() { glob::work(); quiet::rest() }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        src.join("a/glob.rs"),
-        "use super::*;\npub fn work() -> Option<Shared> { None }\n",
-    )
-    .unwrap();
-    std::fs::write(src.join("a/quiet.rs"), "use super::*;\npub fn rest() {}\n").unwrap();
-    let edges = file_imports(&src);
+    let edges = imports_of(&[
+        ("lib.rs", "mod a;\n"),
+        ("a.rs", "mod glob;\n#[cfg(test)]\nmod tests;\nmod quiet;\npub struct Shared;\nfn f() { glob::work(); quiet::rest() }\n"),
+        ("a/glob.rs", "use super::*;\npub fn work() -> Option<Shared> { None }\n"),
+        ("a/quiet.rs", "use super::*;\npub fn rest() {}\n"),
+    ]);
     let edge = |a: &str, b: &str| (a.to_owned(), b.to_owned());
     assert_eq!(
         edges,
@@ -709,27 +699,13 @@ fn glob_imports_and_a_test_module_declared_early_are_read() {
 /// file's.
 #[test]
 fn what_a_glob_brings_from_the_parents_imports_and_macro_made_items_are_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(src.join("a")).unwrap();
-    std::fs::write(src.join("lib.rs"), "mod a;\n").unwrap();
-    std::fs::write(
-        src.join("a.rs"),
-        "mod kinds;\nmod lookup;\nmod made;\npub use kinds::Kind;\npub use made::{Idx, Mode};\nindex_type!(\n    Own\n);\n",
-    )
-    .unwrap();
-    std::fs::write(src.join("a/kinds.rs"), "pub struct Kind;\n").unwrap();
-    std::fs::write(
-        src.join("a/made.rs"),
-        "index_type!(\n    /// An index.\n    Idx\n);\nspelled! {\n    pub enum Mode { On }\n}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        src.join("a/lookup.rs"),
-        "use super::*;\npub fn find(_: &[Kind], _: Idx, _: Mode, _: Own) {}\n",
-    )
-    .unwrap();
-    let edges = file_imports(&src);
+    let edges = imports_of(&[
+        ("lib.rs", "mod a;\n"),
+        ("a.rs", "mod kinds;\nmod lookup;\nmod made;\npub use kinds::Kind;\npub use made::{Idx, Mode};\nindex_type!(\n    Own\n);\n"),
+        ("a/kinds.rs", "pub struct Kind;\n"),
+        ("a/made.rs", "index_type!(\n    /// An index.\n    Idx\n);\nspelled! {\n    pub enum Mode { On }\n}\n"),
+        ("a/lookup.rs", "use super::*;\npub fn find(_: &[Kind], _: Idx, _: Mode, _: Own) {}\n"),
+    ]);
     let edge = |a: &str, b: &str| (a.to_owned(), b.to_owned());
     assert_eq!(
         edges,
