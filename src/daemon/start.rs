@@ -9,10 +9,10 @@
 //! every room.
 
 use super::answering::{self, Answering};
+use super::changing::change_set::Building;
 use super::changing::hybrid::{self, Hybrid, Watch};
 use super::changing::lb;
 use super::changing::mesh;
-use super::changing::ports::{self, namespace_spec};
 use super::changing::publish::{publish_fqdns, publish_health, publish_learned, Records};
 use super::changing::service::Changing;
 use super::changing::state::{Mutable, Slots};
@@ -138,28 +138,6 @@ fn ports_of(
     Ok(ports)
 }
 
-/// Each port's namespace: its queues, its place on the fabric (`on_fabric`:
-/// the lab has one) and, for a VM, the lab's certificate store `store`
-/// (the system's and the lab's CA) trusted.
-fn lab_specs(
-    (topology, plan): (&Topology, &crate::plan::Plan),
-    (queues_per_port, shaping): (usize, bool),
-    on_fabric: bool,
-    store: &Arc<std::path::Path>,
-) -> Vec<NamespaceSpec> {
-    plan.ports
-        .iter()
-        .map(|port| {
-            let mut spec = namespace_spec(topology, port, queues_per_port, shaping);
-            spec.on_fabric = on_fabric && ports::offloadable(port);
-            if ports::trusts_lab_ca(port) {
-                spec.trust_store = Some(store.clone());
-            }
-            spec
-        })
-        .collect()
-}
-
 /// The lab's flow table: its slots for `nic_count` NICs (and the
 /// Internet edge's translations with NAT gateways), shared by quota.
 fn flow_table_for(options: &RunOptions, nic_count: usize, nat_gateways: bool) -> Arc<FlowTable> {
@@ -208,12 +186,14 @@ impl Daemon {
         topology.placement.inner_mtu = underlay.as_ref().map(|u| u.inner_mtu());
         // One CA for this lab alone, made before the VMs that trust it.
         let tls = Arc::new(answering::tls::LabTls::make(&plan).context("making the lab's CA")?);
-        let specs = lab_specs(
-            (&topology, &plan),
-            (queues_per_port, options.shaping),
-            fabric.is_some(),
-            tls.store(),
-        );
+        // Each port's namespace, built as every `apply` builds them.
+        let building = Building {
+            queues_per_port,
+            shaping: options.shaping,
+            offload: fabric.is_some(),
+            trust_store: tls.store().clone(),
+        };
+        let specs: Vec<NamespaceSpec> = building.specs(&topology, &plan);
         let stop = Arc::new(AtomicBool::new(false));
         let faults = Arc::new(Faults::default());
         let panics = Arc::new(ThreadPanics::default());

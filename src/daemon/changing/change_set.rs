@@ -46,6 +46,17 @@ impl Building {
         }
         spec
     }
+
+    /// The namespace of every port of `plan`, in its order.
+    pub(in crate::daemon) fn specs<C: FromIterator<NamespaceSpec>>(
+        &self,
+        topology: &Topology,
+        plan: &Plan,
+    ) -> C {
+        (plan.ports.iter())
+            .map(|p| self.spec(topology, p))
+            .collect()
+    }
 }
 
 /// A running port, as the change set needs it.
@@ -165,9 +176,7 @@ pub(in crate::daemon) fn change_set(
     let old_by_name: HashMap<&str, PortIdx> = (old_plan.ports.iter_enumerated())
         .map(|(i, p)| (p.name.as_str(), i))
         .collect();
-    let specs: TiVec<PortIdx, NamespaceSpec> = (plan.ports.iter())
-        .map(|p| building.spec(topology, p))
-        .collect();
+    let specs: TiVec<PortIdx, NamespaceSpec> = building.specs(topology, plan);
     let kept: TiVec<PortIdx, Option<PortIdx>> = (plan.ports.iter_enumerated())
         .zip(&specs)
         .map(|((index, port), spec)| {
