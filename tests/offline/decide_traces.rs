@@ -33,6 +33,8 @@ type TrackedFlow = (
 #[derive(Default)]
 struct SetConntrack(RefCell<HashSet<TrackedFlow>>);
 
+impl vnetd::dataplane::DecisionObserver for SetConntrack {}
+
 impl Conntrack for SetConntrack {
     fn admitted(
         &self,

@@ -25,6 +25,8 @@ use vnetd::topology::{parse_str, Direction, Endpoint, ExpectedProtocol, NicIdx};
 #[derive(Default)]
 struct Admitted(RefCell<Vec<(PortIdx, Direction, RuleId)>>);
 
+impl vnetd::dataplane::DecisionObserver for Admitted {}
+
 impl Conntrack for Admitted {
     fn admitted(&self, _: PortIdx, _: Direction, _: &PacketView, _: u64) -> Option<Admission> {
         None
@@ -220,4 +222,38 @@ fn only_the_decision_runs_the_stages() {
         calling(&root.join(dir), ".classify(", &mut found);
     }
     assert_eq!(found, ["crates/decide/src/snapshot/stages.rs"]);
+}
+
+/// `trace` takes no step of the decision beside it: every hop is one pass
+/// of `decide`, and the hop's rules, route, gateways and load balancer
+/// are what that pass reported (`DecisionObserver`). No file of the trace
+/// runs the stages, the route step or the load balancer's step itself.
+#[test]
+fn trace_runs_no_decision_step_of_its_own() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let trace = root.join("crates/decide/src/diagnostics/trace");
+    let mut found = Vec::new();
+    for step in [
+        "route_step",
+        "balance(",
+        "judge_nsgs",
+        ".evaluate(",
+        ".evaluate_observed(",
+        "sender_checks",
+        "route_target(",
+        ".route(",
+        "rule_for(",
+        "next_hop_rule(",
+    ] {
+        calling(&trace, step, &mut found);
+    }
+    assert_eq!(found, Vec::<String>::new());
+    // The check reads code: the same search finds the decision's own call.
+    let mut decision = Vec::new();
+    calling(
+        &root.join("crates/decide/src/dataplane/decide"),
+        "route_step_observed(",
+        &mut decision,
+    );
+    assert!(!decision.is_empty());
 }

@@ -25,6 +25,8 @@ use vnetd::topology::Direction;
 /// are the trait's own (a lookup of the sender's flow, nothing kept).
 struct FullDecision<'t>(&'t FlowTable);
 
+impl vnetd::dataplane::DecisionObserver for FullDecision<'_> {}
+
 impl Conntrack for FullDecision<'_> {
     fn admitted(
         &self,

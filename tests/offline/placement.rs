@@ -262,3 +262,47 @@ fn a_load_balanced_flow_between_hosts_is_translated_and_translated_back_on_the_b
         Verdict::Deliver(backend)
     );
 }
+
+/// `trace` walks the whole fabric whichever machine asks: a receiver on
+/// another machine is judged by its own NSGs in the walk (forwarding
+/// leaves that to the receiver's machine), so every machine of a spread
+/// lab, and the lab on one machine, give one answer, rules and all.
+#[test]
+fn a_trace_on_any_machine_of_a_spread_lab_is_the_whole_fabrics_answer() {
+    use vnetd::diagnostics::trace::trace;
+    use vnetd::diagnostics::trace_query;
+    let alone = vnetd::snapshot::Snapshot::compile(
+        parse_str(
+            "hub-spoke.yaml",
+            include_str!("../../config/hub-spoke.yaml"),
+        )
+        .unwrap()
+        .topology,
+        1,
+    );
+    // Telnet to vm2 is denied by its NSG; the web is allowed; vm2's ping
+    // comes back through the NVA.
+    for (from, to, protocol, port, reason) in [
+        ("vm1", "vm2", "Tcp", Some(23), Some("nsg_inbound")),
+        ("vm1", "vm2", "Tcp", Some(80), None),
+        ("vm2", "vm1", "Icmp", None, None),
+    ] {
+        let answer = |snap: &vnetd::snapshot::Snapshot| {
+            let query = trace_query(snap, from, to, Some(protocol), port).unwrap();
+            trace(snap, &query).unwrap()
+        };
+        let expected = answer(&alone);
+        assert_eq!(
+            expected.reason.as_deref(),
+            reason,
+            "{from} to {to} {port:?}"
+        );
+        for host in ["h1", "h2", "h3"] {
+            assert_eq!(
+                answer(&as_run_on(host, 1500)),
+                expected,
+                "{from} to {to} {port:?}, asked on {host}"
+            );
+        }
+    }
+}

@@ -163,12 +163,13 @@ fn a_peering_that_refuses_forwarded_traffic_stops_the_second_hop() {
     let t = run(&s, "vm1", "vm2", "Icmp", None);
     assert_eq!(verdict(&t), "Deny forwarded_traffic_refused at vm2");
     assert_eq!(t.path, ["nva1"]);
+    // The peering refuses the packet before vm2's NSGs would judge it:
+    // the hop shows no inbound rule, as none was met.
     assert_eq!(
         hops(&t),
         [
             "vm1 | User 10.2.0.0/16 VirtualAppliance 10.0.1.4 [spoke1-rt] | peering spoke1-to-hub | to nva1",
-            "nva1 | Default 10.2.0.0/16 VNetPeering  [System Route] | peering hub-to-spoke2 | to vm2 \
-             | in Subnet spoke2-app-nsg defaultSecurityRules/AllowVnetInBound Allow",
+            "nva1 | Default 10.2.0.0/16 VNetPeering  [System Route] | peering hub-to-spoke2 | to vm2",
         ]
     );
     // The NVA's own packets are not forwarded traffic: it still reaches vm2.

@@ -207,7 +207,7 @@ pub fn flows_report(daemon: &Daemon, only: Option<&str>) -> FlowsReport {
         let outbound = direction == Direction::Outbound;
         let hop = outbound.then(|| diagnostics::next_hop(snap, nic, dst));
         let gateways = if outbound {
-            diagnostics::trace::gateways_crossed(snap, nic, &flow.key)
+            diagnostics::gateways_crossed(snap, nic, &flow.key)
         } else {
             Vec::new()
         };

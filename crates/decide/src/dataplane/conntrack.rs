@@ -10,8 +10,8 @@
 //! last packet instead, so that its end is known (and flow-logged) promptly.
 
 use super::decide::{
-    Admission, Allowed, Conntrack, EdgeTranslation, KnownHop, NewTranslation, Pin, PinTarget, Sent,
-    Untranslated, CLOSING_IDLE_TIMEOUT_MS,
+    Admission, Allowed, Conntrack, DecisionObserver, EdgeTranslation, KnownHop, NewTranslation,
+    Pin, PinTarget, Sent, Untranslated, CLOSING_IDLE_TIMEOUT_MS,
 };
 pub use super::memos::{holds_hop, hop_memo, stored_hop, EdgeMemo, PinMemo};
 use super::packet::PacketView;
@@ -278,6 +278,9 @@ impl<O: FlowOwners> TrackedFlows<'_, O> {
         )
     }
 }
+
+/// Forwarding reports the decision's steps to nobody.
+impl<O: FlowOwners> DecisionObserver for TrackedFlows<'_, O> {}
 
 impl<O: FlowOwners> Conntrack for TrackedFlows<'_, O> {
     /// One lookup of the sender's key, whose entry may hold the hop of
@@ -596,6 +599,8 @@ fn pin_key(
 }
 
 /// The table on its own tracks flows by NIC index.
+impl DecisionObserver for FlowTable {}
+
 impl Conntrack for FlowTable {
     #[inline]
     fn sent(&self, nic: PortIdx, p: &PacketView, generation: u64, now_ms: u64) -> Sent {

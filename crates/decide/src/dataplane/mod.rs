@@ -24,9 +24,9 @@ pub mod tcp_reset;
 
 pub use decide::{
     balance, decide, decide_arrival, decide_parsed, flow_hash, judge_nsgs, route_step,
-    route_step_through, sender_checks, Admission, Allowed, Balanced, Conntrack, DropReason,
-    EdgeTranslation, FrontendHop, Hop, HopTo, KnownHop, NewTranslation, NsgJudgement, Pin,
-    PinTarget, Sent, Stateless, Untranslated, Verdict,
+    route_step_observed, sender_checks, Admission, Allowed, BalanceStep, Balanced, Conntrack,
+    DecisionObserver, DropReason, EdgeTranslation, FrontendHop, Hop, HopTo, KnownHop,
+    NewTranslation, NsgJudgement, Pin, PinTarget, Sent, Stateless, Untranslated, Verdict,
 };
 pub use nat::{translate, Rewrite};
 pub use packet::PacketView;

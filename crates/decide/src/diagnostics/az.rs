@@ -3,14 +3,16 @@
 //! next hop, IP flow verify and effective security rules.
 
 use super::query::FlowQuery;
-use crate::dataplane::judge_nsgs;
+use crate::dataplane::{judge_nsgs, route_step_observed, DecisionObserver};
+use crate::net::PacketKey;
 use crate::plan::PortIdx;
 use crate::policy::ids;
 use crate::policy::nsg::{EffectiveRule, NsgLevel};
 use crate::policy::routes::EffectiveRoute;
 use crate::snapshot::{Snapshot, StageOwner};
-use crate::topology::{NextHopType, PortSpec, SubnetRef, Topology};
+use crate::topology::{GatewayIdx, NextHopType, PortSpec, SubnetRef, Topology};
 use serde::Serialize;
+use std::cell::RefCell;
 use std::net::IpAddr;
 
 /// One row of `routes --json`.
@@ -170,6 +172,27 @@ pub(super) fn source_towards(snap: &Snapshot, nic: PortIdx, dst: IpAddr) -> Opti
         .iter()
         .map(|c| c.address)
         .find(|a| a.is_ipv4() == dst.is_ipv4())
+}
+
+/// The gateways a packet with `key` from `nic` is routed through, in
+/// order, each once, as the decision's route step reports them: the one
+/// its route leads to and each Vnet2Vnet peer it is handed on to (what
+/// `vnetd flows` lists of an outbound flow).
+pub fn gateways_crossed(snap: &Snapshot, nic: PortIdx, key: &PacketKey) -> Vec<String> {
+    struct Crossed(RefCell<Vec<GatewayIdx>>);
+    impl DecisionObserver for Crossed {
+        fn gateway_crossed(&self, gateway: GatewayIdx) {
+            let mut crossed = self.0.borrow_mut();
+            if !crossed.contains(&gateway) {
+                crossed.push(gateway);
+            }
+        }
+    }
+    let crossed = Crossed(RefCell::default());
+    let _ = route_step_observed(snap, nic, key, &crossed);
+    (crossed.0.into_inner().into_iter())
+        .map(|g| snap.topology.gateways[g].name.clone())
+        .collect()
 }
 
 pub fn next_hop(snap: &Snapshot, nic: PortIdx, dst: IpAddr) -> NextHop {

@@ -48,8 +48,8 @@ pub mod trace;
 pub mod virtual_hub;
 
 pub use az::{
-    flow_verify, next_hop, routes, rules, EffectiveNsgList, FlowAnswer, FlowVerdict, NextHop,
-    RouteList, RouteRow, SecurityRuleRow, SYSTEM_ROUTE,
+    flow_verify, gateways_crossed, next_hop, routes, rules, EffectiveNsgList, FlowAnswer,
+    FlowVerdict, NextHop, RouteList, RouteRow, SecurityRuleRow, SYSTEM_ROUTE,
 };
 pub use lookup::{find_named, find_nic, find_subnet, listed, QueryError, RoutesOf};
 pub use query::{FlowQuery, Query};

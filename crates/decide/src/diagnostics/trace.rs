@@ -4,14 +4,12 @@
 //!
 //! Each hop is one pass of the packet path's own decision
 //! ([`decide()`](crate::dataplane::decide())) on a real packet built byte
-//! by byte, so a trace can never disagree with forwarding; the decision's
-//! steps ([`route_step_through`], the stages'
-//! [`Snapshot::evaluate_observed`], which reports each rule it meets,
-//! [`balance`](crate::dataplane::balance)) are run beside it for the
-//! details: the sender's
-//! outbound NSG rules (NIC, then subnet), the deciding route, the gateway,
-//! peering and load balancer crossed, and the receiver's inbound NSG rules
-//! (subnet, then NIC).
+//! by byte, so a trace can never disagree with forwarding; the hop's
+//! details are what that pass reports of its steps
+//! ([`DecisionObserver`](crate::dataplane::DecisionObserver), read in
+//! `flows`): the sender's outbound NSG rules (NIC, then subnet), the
+//! deciding route, the gateways and load balancer crossed, and the
+//! receiver's inbound NSG rules (subnet, then NIC).
 //!
 //! The walk goes on where Azure's fabric would: a network virtual
 //! appliance (a NIC with IP forwarding that receives a packet not
@@ -32,11 +30,10 @@
 //! `walk`, the query and the words every part shares are `question`.
 
 use super::lookup::QueryError;
-use crate::dataplane::{route_step_through, Stateless};
-use crate::net::PacketKey;
 use crate::plan::PortIdx;
 use crate::snapshot::Snapshot;
 use crate::topology::{Access, Endpoint, ExpectedProtocol, SiteIdx, Topology};
+use flows::TraceFlows;
 use question::empty_trace;
 use site::{site_entry, SiteEntry};
 use std::net::IpAddr;
@@ -45,6 +42,7 @@ use walk::{build_packet, nic_name, walk};
 mod answer;
 mod application;
 mod edge;
+mod flows;
 mod internet;
 mod question;
 mod render;
@@ -61,22 +59,6 @@ pub use question::{
 };
 pub use render::render_trace;
 pub use walk::{place_name, Leg};
-
-/// The gateways a packet with `key` from `nic` is routed through, in
-/// order, each once: the one its route leads to and each Vnet2Vnet peer it
-/// is handed on to (what `vnetd flows` lists of an outbound flow).
-pub fn gateways_crossed(snap: &Snapshot, nic: PortIdx, key: &PacketKey) -> Vec<String> {
-    let mut crossed = Vec::new();
-    let _ = route_step_through(snap, nic, key, &mut |g| {
-        if !crossed.contains(&g) {
-            crossed.push(g);
-        }
-    });
-    crossed
-        .into_iter()
-        .map(|g| snap.topology.gateways[g].name.clone())
-        .collect()
-}
 
 /// Where a trace starts: the NIC, or the on-premises site whose router
 /// sends the packet on; and the source address.
@@ -219,7 +201,8 @@ fn follow(snap: &Snapshot, query: &TraceQuery) -> Result<Trace, QueryError> {
         answer.service = internet::service_rule(snap, ingress, &packet);
         return Ok(answer);
     }
-    let Some(delivered) = walk(snap, &Stateless, ingress, packet, &mut answer) else {
+    let flows = TraceFlows::request(snap);
+    let Some(delivered) = walk(snap, &flows, ingress, packet, &mut answer) else {
         return Ok(answer);
     };
     reply::follow_reply(snap, query, src, &delivered, &mut answer);

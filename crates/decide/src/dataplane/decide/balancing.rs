@@ -5,6 +5,7 @@
 //! chooses the backend and the backend's machine translates (and
 //! translates back).
 
+use super::observer::BalanceStep;
 use super::routing::receives;
 use super::{Conntrack, DropReason, PinTarget, Verdict};
 use crate::dataplane::nat::Rewrite;
@@ -51,22 +52,48 @@ pub fn balance<C: Conntrack + ?Sized>(
     flows: &C,
     ingress: PortIdx,
     view: &PacketView,
-    FrontendHop {
-        frontend,
-        addressed,
-    }: FrontendHop,
+    reached: FrontendHop,
     now_ms: u64,
 ) -> Result<Balanced, Verdict> {
-    let drop = |reason, at| Err(Verdict::dropped(reason, at));
-    let fe = snap.frontend(frontend);
-    let rule = if addressed {
+    let fe = snap.frontend(reached.frontend);
+    let rule = if reached.addressed {
         fe.rule_for(view.key.proto, view.key.dst_port)
     } else {
         fe.next_hop_rule(view.key.proto)
     };
-    let Some(rule) = rule.map(|r| &fe.rules[r]) else {
-        return drop(DropReason::LbNoRule, ingress);
+    let chosen = match rule {
+        Some(r) => choose_backend(snap, flows, ingress, view, reached, r, now_ms),
+        None => Err(Verdict::dropped(DropReason::LbNoRule, ingress)),
     };
+    flows.load_balanced(
+        ingress,
+        &BalanceStep {
+            frontend: reached.frontend,
+            addressed: reached.addressed,
+            rule,
+            chosen: chosen.map(|b| (b.backend, b.rewrite)),
+        },
+    );
+    chosen
+}
+
+/// [`balance`] once the frontend's rule `rule` carries the packet.
+#[inline(always)]
+fn choose_backend<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: PortIdx,
+    view: &PacketView,
+    FrontendHop {
+        frontend,
+        addressed,
+    }: FrontendHop,
+    rule: usize,
+    now_ms: u64,
+) -> Result<Balanced, Verdict> {
+    let drop = |reason, at| Err(Verdict::dropped(reason, at));
+    let fe = snap.frontend(frontend);
+    let rule = &fe.rules[rule];
     if snap.nics[ingress].backend_of.contains(&frontend) {
         return drop(DropReason::LbHairpin, ingress);
     }

@@ -38,13 +38,15 @@
 
 mod balancing;
 mod edge;
+mod observer;
 mod receiving;
 mod routing;
 mod stateful;
 mod verdict;
 
 pub use balancing::{balance, Balanced, FrontendHop};
-pub use routing::{flow_hash, route_step, route_step_through, sender_checks, Hop, HopTo};
+pub use observer::{BalanceStep, DecisionObserver};
+pub use routing::{flow_hash, route_step, route_step_observed, sender_checks, Hop, HopTo};
 pub use stateful::{
     judge_nsgs, Admission, Allowed, Conntrack, EdgeTranslation, KnownHop, NewTranslation,
     NsgJudgement, Pin, PinTarget, Sent, Stateless, Untranslated, CLOSING_IDLE_TIMEOUT_MS,
@@ -196,7 +198,7 @@ fn decide_packet<C: Conntrack + ?Sized>(
     let decided = if snap.nics[ingress].kind.is_internet() {
         edge::arrive(snap, flows, ingress, view, now_ms)
     } else if snap.nics[ingress].translated_frontends.is_empty() {
-        match route_step(snap, ingress, &view.key) {
+        match route_step_observed(snap, ingress, &view.key, flows) {
             Ok(Hop { to, .. }) => hop_to(snap, flows, ingress, view, to, None, now_ms),
             Err(Verdict::Drop {
                 reason: DropReason::NextHopInternet,
@@ -319,7 +321,7 @@ fn decide_from_backend<C: Conntrack + ?Sized>(
         }
         None => view,
     };
-    let hop = match route_step(snap, ingress, &sent.key) {
+    let hop = match route_step_observed(snap, ingress, &sent.key, flows) {
         Ok(hop) => Ok(hop.to),
         Err(Verdict::Drop {
             reason: DropReason::NextHopInternet,

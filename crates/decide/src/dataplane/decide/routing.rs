@@ -2,11 +2,12 @@
 //! and where it leads (a NIC, a gateway's tunnel or peer, or a load
 //! balancer's frontend), peering and the destination check.
 
+use super::observer::DecisionObserver;
 use super::{DropReason, Verdict};
 use crate::dataplane::packet::PacketView;
 use crate::net::PacketKey;
 use crate::snapshot::PortIdx;
-use crate::snapshot::{FrontendIdx, GatewayHop, Holder, RouteTarget, Snapshot};
+use crate::snapshot::{FrontendIdx, GatewayHop, Holder, RouteTarget, Snapshot, Unobserved};
 use crate::topology::PROBE_SOURCE;
 use crate::topology::{GatewayIdx, NextHopType};
 use std::net::IpAddr;
@@ -76,18 +77,20 @@ pub enum HopTo {
 /// from user routes.
 #[inline]
 pub fn route_step(snap: &Snapshot, ingress: PortIdx, key: &PacketKey) -> Result<Hop, Verdict> {
-    route_step_through(snap, ingress, key, &mut |_| {})
+    route_step_observed(snap, ingress, key, &Unobserved)
 }
 
-/// [`route_step`], telling `crossed` each gateway the packet reaches, in
-/// order (a gateway a route leads to, and each Vnet2Vnet peer it is handed
-/// to; one gateway may be told twice in a row), for `trace`.
+/// [`route_step`], telling `observer` the deciding route (as soon as it
+/// is found, so a refusal after the lookup still names it) and each
+/// gateway the packet reaches, in order (a gateway a route leads to, and
+/// each Vnet2Vnet peer it is handed to; one gateway may be told twice in
+/// a row).
 #[inline]
-pub fn route_step_through(
+pub fn route_step_observed<O: DecisionObserver + ?Sized>(
     snap: &Snapshot,
     ingress: PortIdx,
     key: &PacketKey,
-    crossed: &mut impl FnMut(GatewayIdx),
+    observer: &O,
 ) -> Result<Hop, Verdict> {
     let (src, dst) = (key.src, key.dst);
     let drop = |reason, at| Err(Verdict::dropped(reason, at));
@@ -101,7 +104,10 @@ pub fn route_step_through(
         (None, RouteTarget::Vnet(sender.vnet))
     } else {
         match deciding.decide(dst) {
-            Some(row) => (Some(row), deciding.targets[row]),
+            Some(row) => {
+                observer.routed(ingress, row);
+                (Some(row), deciding.targets[row])
+            }
             None => return drop(DropReason::NoRoute, ingress),
         }
     };
@@ -164,7 +170,7 @@ pub fn route_step_through(
                 return drop(reason, ingress);
             }
             RouteTarget::Gateway(gateway) => {
-                crossed(gateway);
+                observer.gateway_crossed(gateway);
                 let tables = &snap.gateways[gateway];
                 if branch_transit_refused(snap, sender.kind.tunnel_gateway(), gateway) {
                     return drop(DropReason::BranchToBranch, ingress);
@@ -197,7 +203,7 @@ pub fn route_step_through(
                     }
                     Some(GatewayHop::Gateway(peer)) if gateway_hops < MAX_GATEWAY_HOPS => {
                         gateway_hops += 1;
-                        crossed(*peer);
+                        observer.gateway_crossed(*peer);
                         let peer = &snap.gateways[*peer];
                         let Some(subnet) = snap.subnet_tables(peer.subnet) else {
                             return drop(DropReason::GatewayNoRoute, ingress);

@@ -3,6 +3,7 @@
 //! rules run on a flow's first packet and its later packets and replies
 //! are admitted by state.
 
+use super::observer::{DecisionObserver, StagesOf};
 use super::Verdict;
 use crate::dataplane::packet::{PacketView, TCP_FIN, TCP_RST, TCP_SYN};
 use crate::engine::flow_table::FlowHandle;
@@ -79,7 +80,11 @@ impl KnownHop {
 /// and direction; a packet is admitted at a NIC when it belongs to a flow
 /// admitted there in the same direction, or is the reply of a flow admitted
 /// there in the other direction.
-pub trait Conntrack {
+///
+/// The decision reports its steps to the flow state it decides with (a
+/// [`DecisionObserver`]): the flow table hears nothing, `trace` hears
+/// every step.
+pub trait Conntrack: DecisionObserver {
     /// The admitted flow the packet belongs to at `nic`, if any; counts it.
     fn admitted(
         &self,
@@ -313,6 +318,8 @@ pub const CLOSING_IDLE_TIMEOUT_MS: u64 = 5_000;
 /// reference for tests.
 pub struct Stateless;
 
+impl DecisionObserver for Stateless {}
+
 impl Conntrack for Stateless {
     fn admitted(&self, _: PortIdx, _: Direction, _: &PacketView, _: u64) -> Option<Admission> {
         None
@@ -358,7 +365,25 @@ pub fn judge_nsgs(
     direction: Direction,
     key: &PacketKey,
 ) -> NsgJudgement {
-    let verdict = snap.evaluate(nic, direction, key);
+    judge_nsgs_observed(snap, nic, direction, key, &crate::snapshot::Unobserved)
+}
+
+/// [`judge_nsgs`], telling `observer` each rule met and the verdict.
+#[inline]
+fn judge_nsgs_observed<O: DecisionObserver + ?Sized>(
+    snap: &Snapshot,
+    nic: PortIdx,
+    direction: Direction,
+    key: &PacketKey,
+    observer: &O,
+) -> NsgJudgement {
+    let mut stages = StagesOf {
+        observer,
+        nic,
+        direction,
+    };
+    let verdict = snap.evaluate_observed(nic, direction, key, &mut stages);
+    observer.judged(nic, direction, verdict.access);
     NsgJudgement {
         verdict,
         rule: snap.rule_id(nic, direction, &verdict),
@@ -407,6 +432,7 @@ pub(super) fn nsg_stage<C: Conntrack + ?Sized>(
             flows.closing(nic, direction, view, admission, now_ms);
         }
         if admission.generation == snap.generation || !snap.nics[nic].flushes(flow_direction) {
+            flows.admitted_by_state(nic, direction);
             return Ok(Some(admission));
         }
         // Judge the flow as its first packet was judged: same direction,
@@ -416,7 +442,7 @@ pub(super) fn nsg_stage<C: Conntrack + ?Sized>(
         } else {
             view.key
         };
-        let judged = judge_nsgs(snap, nic, flow_direction, &key);
+        let judged = judge_nsgs_observed(snap, nic, flow_direction, &key, flows);
         if judged.verdict.access == Access::Deny {
             flows.revoke(nic, direction, view, admission, now_ms);
             return Err(judged.into());
@@ -434,7 +460,7 @@ pub(super) fn nsg_stage<C: Conntrack + ?Sized>(
         );
         return Ok(Some(admission));
     }
-    let judged = judge_nsgs(snap, nic, direction, &view.key);
+    let judged = judge_nsgs_observed(snap, nic, direction, &view.key, flows);
     if judged.verdict.access == Access::Deny {
         return Err(judged.into());
     }

@@ -55,7 +55,7 @@ pub(super) fn edge_details(
         return;
     }
     if let Verdict::Deliver(nic) = *verdict {
-        if snap.nics[nic].kind.is_internet() && through_service_endpoint(snap, ingress, view) {
+        if snap.nics[nic].kind.is_internet() && through_service_endpoint(hop) {
             hop.egress = Some(format!("service endpoint, as {}", view.key.src));
         }
         return;
@@ -90,11 +90,11 @@ pub(super) fn edge_details(
 /// source.
 pub(super) fn untranslated_edge(
     snap: &Snapshot,
-    ingress: PortIdx,
+    hop: &TraceHop,
     to: PortIdx,
     view: &PacketView,
 ) -> Option<(IpAddr, IpAddr)> {
-    (snap.nics[to].kind.is_internet() && through_service_endpoint(snap, ingress, view))
+    (snap.nics[to].kind.is_internet() && through_service_endpoint(hop))
         .then_some((view.key.src, view.key.src))
 }
 
@@ -126,16 +126,13 @@ pub(super) fn service_rule(snap: &Snapshot, received: PortIdx, packet: &[u8]) ->
     })
 }
 
-/// Whether `view`, sent by `ingress`, is routed by a service endpoint's
-/// row (and so leaves with its private source).
-pub(super) fn through_service_endpoint(
-    snap: &Snapshot,
-    ingress: PortIdx,
-    view: &PacketView,
-) -> bool {
-    !snap.nics[ingress].kind.is_internet()
-        && snap.route(ingress, view.key.dst).map(|r| r.next_hop_type)
-            == Some(crate::topology::NextHopType::VirtualNetworkServiceEndpoint)
+/// Whether the hop's deciding route, as the decision reported it, is a
+/// service endpoint's row (so the packet leaves with its private source).
+fn through_service_endpoint(hop: &TraceHop) -> bool {
+    let endpoint = crate::topology::NextHopType::VirtualNetworkServiceEndpoint.as_str();
+    hop.route
+        .as_ref()
+        .is_some_and(|r| r.next_hop_type == endpoint)
 }
 
 /// The names of frontend `f`'s load balancer and of the frontend.

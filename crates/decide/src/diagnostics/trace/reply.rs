@@ -10,80 +10,19 @@
 //!
 //! NSGs are stateful in Azure: a port the request left or reached admitted
 //! its flow, so the reply passes its NSGs without their rules
-//! ([`ReplyOf`]); a port the request never crossed judges the reply as a
+//! ([`TraceFlows`]); a port the request never crossed judges the reply as a
 //! packet of its own. Routes, peerings, appliances and gateways are
 //! stateless: the reply needs a way back of its own, and when it has none
 //! the whole trace is a Deny at the reply's place.
 
 use super::answer::Trace;
+use super::flows::TraceFlows;
 use super::question::{empty_trace, site_without_route, TraceQuery, NO_TUNNEL};
 use super::site::{self, site_entry, SiteEntry};
 use super::walk::{build_packet, nic_name, walk, Delivered, Leg};
-use crate::dataplane::{Admission, Allowed, Conntrack, EdgeTranslation, PacketView, Pin};
-use crate::engine::flow_table::FlowHandle;
-use crate::plan::PortIdx;
-use crate::snapshot::FrontendTables;
 use crate::snapshot::Snapshot;
-use crate::topology::{Access, Direction};
+use crate::topology::Access;
 use std::net::IpAddr;
-
-/// The flow state a reply meets: every port the request left or reached
-/// admitted the flow, so the reply is admitted there by state.
-struct ReplyOf {
-    ports: Vec<PortIdx>,
-    generation: u64,
-    /// The Internet edge's translation of the request: its private source
-    /// and public address.
-    edge: Option<(IpAddr, IpAddr)>,
-    /// The public frontend (address, port) the request came in by.
-    public_frontend: Option<(IpAddr, u16)>,
-    /// The Internet edge's translation of a request that came in to a
-    /// public IP: the private address it reached and the public one.
-    edge_in: Option<(IpAddr, IpAddr)>,
-}
-
-impl Conntrack for ReplyOf {
-    fn admitted(&self, nic: PortIdx, _: Direction, _: &PacketView, _: u64) -> Option<Admission> {
-        self.ports.contains(&nic).then_some(Admission {
-            generation: self.generation,
-            reply: true,
-            handle: FlowHandle::NONE,
-        })
-    }
-    fn admit(&self, _: PortIdx, _: Direction, _: &PacketView, _: Allowed, _: u64, _: u64) {}
-    fn refresh(&self, _: PortIdx, _: Direction, _: &PacketView, _: Admission, _: Allowed, _: u64) {}
-    fn revoke(&self, _: PortIdx, _: Direction, _: &PacketView, _: Admission, _: u64) {}
-    fn pinned(&self, frontend: &FrontendTables, _: &PacketView, _: u64) -> Option<Pin> {
-        let (address, original_port) = self.public_frontend?;
-        (frontend.address == address).then_some(Pin {
-            backend: 0,
-            original_port,
-            translated: true,
-            reply: true,
-            handle: FlowHandle::NONE,
-        })
-    }
-    /// As the flow table finds a translation: a packet leaving for the
-    /// Internet by its private side (the reply of a request that came in
-    /// to a public IP leaves from it), one from the Internet by its public
-    /// side (the reply of a request that left).
-    fn edge_translation(&self, p: &PacketView, leaving: bool, _: u64) -> Option<EdgeTranslation> {
-        if leaving {
-            let (private, public) = self.edge_in?;
-            return (p.key.src == private).then_some(EdgeTranslation {
-                private: (private, p.flow_ports.0),
-                public: (public, p.flow_ports.0),
-                handle: FlowHandle::NONE,
-            });
-        }
-        let (private, public) = self.edge?;
-        (p.key.dst == public).then_some(EdgeTranslation {
-            private: (private, p.flow_ports.1),
-            public: (public, p.flow_ports.1),
-            handle: FlowHandle::NONE,
-        })
-    }
-}
 
 /// Traces the reply of the request `query` from `src`, delivered as
 /// `delivered`, into `answer.reply`; a reply that does not come back makes
@@ -131,12 +70,12 @@ pub(super) fn follow_reply(
         }
         SiteEntry::NoTunnel => reply.reason = Some(NO_TUNNEL.to_string()),
         SiteEntry::Tunnel(ingress) => {
-            let flows = ReplyOf {
+            let flows = TraceFlows {
                 ports: delivered.ports.clone(),
-                generation: snap.generation,
                 edge: delivered.edge,
                 public_frontend: delivered.public_frontend,
                 edge_in: delivered.edge_in,
+                ..TraceFlows::request(snap)
             };
             let port = query.port.unwrap_or(0);
             // The Internet answers the public address the request left

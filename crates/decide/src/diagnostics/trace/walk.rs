@@ -1,28 +1,24 @@
 //! The walk of one packet through the fabric, hop by hop: each hop one
 //! pass of the packet path's own decision on the packet built byte by
-//! byte, with the decision's steps run beside it for the hop's details
-//! (the NSG rules met, the route, the peering or gateway crossed, the
-//! load balancer's translation, what the hop adds and limits). The
+//! byte, with the hop's details read from what that pass reported
+//! (the NSG rules met, the route, the gateways and load balancer
+//! crossed) and from the snapshot's tables (the peering crossed, what
+//! the hop adds and limits). The
 //! request and its reply both walk here; `trace` starts the request, and
 //! `reply` walks the way back.
 
-use super::answer::{
-    Bottleneck, HopShaping, LoadBalancerStep, NsgCheck, RouteUsed, Trace, TraceHop,
-};
+use super::answer::{Bottleneck, HopShaping, LoadBalancerStep, RouteUsed, Trace, TraceHop};
+use super::flows::{HopReport, TraceFlows};
 use super::internet::{edge_details, firewall_dnat, firewall_translation};
 use super::question::{ROUTING_LOOP, SITE_UNREACHABLE, TRACE_SOURCE_PORT};
 use super::{internet, virtual_hub};
-use crate::dataplane::decide::FrontendHop;
 use crate::dataplane::nat::{translate, Rewrite};
-use crate::dataplane::{
-    balance, decide, route_step_through, Balanced, Conntrack, HopTo, PacketView, Stateless, Verdict,
-};
+use crate::dataplane::{decide, PacketView, Verdict};
 use crate::diagnostics::az::SYSTEM_ROUTE;
-use crate::net::PacketKey;
 use crate::plan::PortIdx;
 use crate::snapshot::edge::PublicTarget;
-use crate::snapshot::{NsgStage, RouteTarget, Snapshot, StageObserver};
-use crate::topology::{Access, AdminAction, Direction, ExpectedProtocol, SiteIdx};
+use crate::snapshot::{RouteTarget, Snapshot};
+use crate::topology::{Access, Direction, ExpectedProtocol, GatewayIdx, SiteIdx};
 use etherparse::PacketBuilder;
 use std::net::IpAddr;
 
@@ -56,42 +52,6 @@ pub(super) fn cross(path: &mut Vec<String>, name: String) {
     if path.last() != Some(&name) {
         path.push(name);
     }
-}
-
-/// The rules a packet meets at `nic` in `direction`, as the decision's
-/// own stages report them ([`Snapshot::evaluate_observed`]): the security
-/// admin rule that matches, if any, then one per NSG, up to the rule that
-/// ends evaluation (a deny, or an admin rule's `AlwaysAllow`); with the
-/// stages' verdict.
-pub(super) fn nsg_checks(
-    snap: &Snapshot,
-    nic: PortIdx,
-    direction: Direction,
-    key: &PacketKey,
-) -> (Vec<NsgCheck>, Access) {
-    struct Checks<'s> {
-        snap: &'s Snapshot,
-        met: Vec<NsgCheck>,
-    }
-    impl StageObserver for Checks<'_> {
-        fn met(&mut self, stage: &NsgStage, r: usize) {
-            let rule = &stage.rules[r];
-            self.met.push(NsgCheck {
-                level: stage.level.as_str(),
-                nsg: stage.owner.name(&self.snap.topology).to_string(),
-                rule_name: rule.name.clone(),
-                priority: rule.settings.priority,
-                access: rule.settings.access.as_str(),
-                admin_action: rule.admin_action.map(AdminAction::as_str),
-            });
-        }
-    }
-    let mut checks = Checks {
-        snap,
-        met: Vec::new(),
-    };
-    let verdict = snap.evaluate_observed(nic, direction, key, &mut checks);
-    (checks.met, verdict.access)
 }
 
 /// Which way a traced packet goes: the request, or its reply (the
@@ -185,9 +145,9 @@ pub(super) struct Delivered {
 
 /// Walks `packet` from `ingress` hop by hop with `flows`' state, filling
 /// `answer`'s hops, path and verdict; the delivery, when it was delivered.
-pub(super) fn walk<C: Conntrack>(
+pub(super) fn walk(
     snap: &Snapshot,
-    flows: &C,
+    flows: &TraceFlows,
     mut ingress: PortIdx,
     mut packet: Vec<u8>,
     answer: &mut Trace,
@@ -212,7 +172,8 @@ pub(super) fn walk<C: Conntrack>(
         left.push(ingress);
         let view = PacketView::parse(&packet).expect("a packet the trace built");
         let verdict = decide(snap, flows, ingress, &packet, 0);
-        let mut hop = hop_details(snap, flows, ingress, &view, &verdict, &mut answer.path);
+        let report = flows.take_report();
+        let mut hop = hop_details(snap, ingress, &view, &verdict, &report, &mut answer.path);
         edge_details(snap, ingress, &view, &verdict, &mut hop);
         let received = match verdict {
             Verdict::Drop { reason, at, .. } => {
@@ -228,7 +189,7 @@ pub(super) fn walk<C: Conntrack>(
                 return None;
             }
             Verdict::Deliver(nic) => {
-                edge = internet::untranslated_edge(snap, ingress, nic, &view).or(edge);
+                edge = internet::untranslated_edge(snap, &hop, nic, &view).or(edge);
                 nic
             }
             Verdict::Translate { nic, rewrite } => {
@@ -308,32 +269,22 @@ pub(super) fn walk<C: Conntrack>(
     None
 }
 
-/// The details of one hop, from the decision's steps; adds what the hop
-/// crosses to `path`.
-#[allow(
-    clippy::too_many_lines,
-    reason = "one hop follows the decision's steps in order, each adding to the path the next step reads"
-)]
-pub(super) fn hop_details<C: Conntrack>(
+/// The details of one hop, from what the decision reported of it
+/// (`report`); adds what the hop crosses to `path`.
+pub(super) fn hop_details(
     snap: &Snapshot,
-    flows: &C,
     ingress: PortIdx,
     view: &PacketView,
     verdict: &Verdict,
+    report: &HopReport,
     path: &mut Vec<String>,
 ) -> TraceHop {
     let t = &snap.topology;
     let sender = &snap.plan.ports[ingress];
     let key = view.key;
-    let by_state = |nic, direction| flows.admitted(nic, direction, view, 0).is_some();
-    let outbound_by_state = by_state(ingress, Direction::Outbound);
-    let (outbound, outbound_access) = match outbound_by_state {
-        true => (Vec::new(), Access::Allow),
-        false => nsg_checks(snap, ingress, Direction::Outbound, &key),
-    };
     let mut hop = TraceHop {
-        outbound_by_state,
-        outbound,
+        outbound_by_state: report.by_state(ingress, Direction::Outbound),
+        outbound: report.checks(ingress, Direction::Outbound),
         ..TraceHop::sending(
             sender.name.clone(),
             t.subnet_path(sender.subnet),
@@ -341,96 +292,28 @@ pub(super) fn hop_details<C: Conntrack>(
             key.dst,
         )
     };
-    if outbound_access == Access::Deny {
+    if report.denied(ingress, Direction::Outbound) {
         return hop;
     }
-    let mut crossed = Vec::new();
-    let step = route_step_through(snap, ingress, &key, &mut |g| crossed.push(g));
-    let row = match &step {
-        Ok(h) => h.row,
-        // A refusal after the lookup still had a deciding row.
-        Err(_) => snap.route_target(ingress, key.dst).map(|(row, _)| row),
-    };
-    let mut route_gateway = None;
-    if let Some(row) = row.filter(|_| !snap.nics[ingress].kind.is_prober()) {
-        let route = &snap.nic_routes(ingress).routes[row];
-        hop.route = Some(RouteUsed {
-            source: route.source.as_str(),
-            address_prefix: route.address_prefix.to_string(),
-            next_hop_type: route.next_hop_type.as_str(),
-            next_hop_ip_address: route
-                .next_hop_addresses(t)
-                .iter()
-                .map(|ip| ip.to_string())
-                .collect(),
-            route_table: match route.route_table {
-                Some(rt) => t.route_tables[rt].name.clone(),
-                None => SYSTEM_ROUTE.to_string(),
-            },
-            hub: route
-                .hub
-                .as_deref()
-                .map(|h| virtual_hub::hub_route_used(t, h)),
-        });
-        if let RouteTarget::Gateway(gateway) = snap.nic_routes(ingress).targets[row] {
-            route_gateway = Some(gateway);
-        }
-    }
+    let route_gateway = route_used(snap, ingress, report, &mut hop);
     // A site's packets enter the fabric at the gateway their tunnel ends at.
     let entry_gateway = sender.kind.site_tunnel().map(|(_, gateway, _)| gateway);
     hop.gateway = route_gateway
         .or(entry_gateway)
         .map(|g| t.gateways[g].name.clone());
-    let mut translated = None;
-    // A frontend reached by the route, or from the Internet, a public one.
-    let reached = match step.as_ref().map(|h| h.to) {
-        Ok(HopTo::Frontend {
-            frontend,
-            addressed,
-        }) => Some((frontend, addressed)),
-        _ if snap.nics[ingress].kind.is_internet() => match snap.edge.public.get(&key.dst) {
-            Some(&PublicTarget::Frontend(frontend)) => Some((frontend, true)),
-            _ => None,
-        },
-        _ => None,
-    };
-    {
-        if let Some((frontend, addressed)) = reached {
-            let fe = snap.frontend(frontend);
-            let lb = &t.load_balancers[fe.load_balancer];
-            let rule = if addressed {
-                fe.rule_for(key.proto, key.dst_port)
-            } else {
-                fe.next_hop_rule(key.proto)
-            };
-            let chosen = balance(
-                snap,
-                &Stateless,
-                ingress,
-                view,
-                FrontendHop {
-                    frontend,
-                    addressed,
-                },
-                0,
-            );
-            if let Ok(Balanced {
-                rewrite: Some(rewrite),
-                ..
-            }) = chosen
-            {
-                translated = Some(view.translated(rewrite).key);
-            }
-            hop.load_balancer = Some(LoadBalancerStep {
-                name: lb.name.clone(),
-                frontend: lb.frontends[fe.frontend].name.clone(),
-                rule: rule.map(|r| lb.rules[fe.rules[r].rule].name.clone()),
-                backend: chosen.ok().map(|b| nic_name(snap, b.backend)),
-            });
+    hop.load_balancer = report.balanced.as_ref().map(|step| {
+        let fe = snap.frontend(step.frontend);
+        let lb = &t.load_balancers[fe.load_balancer];
+        LoadBalancerStep {
+            name: lb.name.clone(),
+            frontend: lb.frontends[fe.frontend].name.clone(),
+            rule: step.rule.map(|r| lb.rules[fe.rules[r].rule].name.clone()),
+            backend: step.chosen.ok().map(|(b, _)| nic_name(snap, b)),
         }
-    }
+    });
     // Every gateway crossed, a Vnet2Vnet chain's middle ones too; a site's
     // packets cross the gateway their tunnel ends at.
+    let mut crossed = report.gateways.clone();
     crossed.dedup();
     if crossed.first().is_some_and(|&g| Some(g) == route_gateway) {
         crossed.remove(0);
@@ -452,36 +335,7 @@ pub(super) fn hop_details<C: Conntrack>(
         Verdict::Drop { .. } => None,
     };
     if let Some(receiver) = receiver {
-        // Through a gateway, the peering crossed is the one to the
-        // gateway's VNet (gateway transit); else the one to the receiver's.
-        let from_vnet = snap.nics[ingress].vnet;
-        let to_vnet = match route_gateway {
-            Some(gateway) => snap.gateways[gateway].vnet,
-            None => snap.nics[receiver].vnet,
-        };
-        // The Internet stands in no VNet: reaching it, or coming from it,
-        // crosses no peering (its placeholder subnet means nothing).
-        let internet =
-            snap.nics[ingress].kind.is_internet() || snap.nics[receiver].kind.is_internet();
-        let crosses = from_vnet != to_vnet && !internet;
-        if crosses && t.peering_connected(from_vnet, to_vnet) {
-            hop.peering = t
-                .peerings
-                .iter()
-                .find(|p| p.vnet == from_vnet && p.remote == to_vnet)
-                .map(|p| p.name.clone());
-        } else if crosses {
-            hop.connected_group = t
-                .connected_group(from_vnet, to_vnet)
-                .map(|g| g.configuration.clone());
-        }
-        hop.to = Some(nic_name(snap, receiver));
-        let received_key = translated.unwrap_or(key);
-        hop.inbound_by_state = by_state(receiver, Direction::Inbound);
-        if !hop.inbound_by_state {
-            hop.inbound = nsg_checks(snap, receiver, Direction::Inbound, &received_key).0;
-        }
-        hop.shaping = hop_shaping(snap, ingress, receiver);
+        received(snap, ingress, receiver, route_gateway, report, &mut hop);
         // A receiver that refused the packet was not crossed.
         let delivered = verdict.egress().is_some();
         if let Some(name) = path_name(snap, receiver).filter(|_| delivered) {
@@ -489,6 +343,82 @@ pub(super) fn hop_details<C: Conntrack>(
         }
     }
     hop
+}
+
+/// The deciding route the decision reported for the packet `ingress`
+/// sent, into `hop`; the gateway it leads to, if any.
+fn route_used(
+    snap: &Snapshot,
+    ingress: PortIdx,
+    report: &HopReport,
+    hop: &mut TraceHop,
+) -> Option<GatewayIdx> {
+    let t = &snap.topology;
+    let (_, row) = report.route.filter(|(nic, _)| *nic == ingress)?;
+    let routes = snap.nic_routes(ingress);
+    let route = &routes.routes[row];
+    hop.route = Some(RouteUsed {
+        source: route.source.as_str(),
+        address_prefix: route.address_prefix.to_string(),
+        next_hop_type: route.next_hop_type.as_str(),
+        next_hop_ip_address: route
+            .next_hop_addresses(t)
+            .iter()
+            .map(|ip| ip.to_string())
+            .collect(),
+        route_table: match route.route_table {
+            Some(rt) => t.route_tables[rt].name.clone(),
+            None => SYSTEM_ROUTE.to_string(),
+        },
+        hub: route
+            .hub
+            .as_deref()
+            .map(|h| virtual_hub::hub_route_used(t, h)),
+    });
+    match routes.targets[row] {
+        RouteTarget::Gateway(gateway) => Some(gateway),
+        _ => None,
+    }
+}
+
+/// The receiving end of a hop into `hop`: the peering or connected group
+/// crossed, the receiver's inbound rules as the decision reported them,
+/// and what the hop adds.
+fn received(
+    snap: &Snapshot,
+    ingress: PortIdx,
+    receiver: PortIdx,
+    route_gateway: Option<GatewayIdx>,
+    report: &HopReport,
+    hop: &mut TraceHop,
+) {
+    let t = &snap.topology;
+    // Through a gateway, the peering crossed is the one to the gateway's
+    // VNet (gateway transit); else the one to the receiver's.
+    let from_vnet = snap.nics[ingress].vnet;
+    let to_vnet = match route_gateway {
+        Some(gateway) => snap.gateways[gateway].vnet,
+        None => snap.nics[receiver].vnet,
+    };
+    // The Internet stands in no VNet: reaching it, or coming from it,
+    // crosses no peering (its placeholder subnet means nothing).
+    let internet = snap.nics[ingress].kind.is_internet() || snap.nics[receiver].kind.is_internet();
+    let crosses = from_vnet != to_vnet && !internet;
+    if crosses && t.peering_connected(from_vnet, to_vnet) {
+        hop.peering = t
+            .peerings
+            .iter()
+            .find(|p| p.vnet == from_vnet && p.remote == to_vnet)
+            .map(|p| p.name.clone());
+    } else if crosses {
+        hop.connected_group = t
+            .connected_group(from_vnet, to_vnet)
+            .map(|g| g.configuration.clone());
+    }
+    hop.to = Some(nic_name(snap, receiver));
+    hop.inbound_by_state = report.by_state(receiver, Direction::Inbound);
+    hop.inbound = report.checks(receiver, Direction::Inbound);
+    hop.shaping = hop_shaping(snap, ingress, receiver);
 }
 
 /// What the hop from `ingress` to `receiver` adds and limits, from the
