@@ -181,6 +181,9 @@ pub(super) fn source_towards(snap: &Snapshot, nic: PortIdx, dst: IpAddr) -> Opti
 pub fn gateways_crossed(snap: &Snapshot, nic: PortIdx, key: &PacketKey) -> Vec<String> {
     struct Crossed(RefCell<Vec<GatewayIdx>>);
     impl DecisionObserver for Crossed {
+        fn observes(&self) -> bool {
+            true
+        }
         fn gateway_crossed(&self, gateway: GatewayIdx) {
             let mut crossed = self.0.borrow_mut();
             if !crossed.contains(&gateway) {

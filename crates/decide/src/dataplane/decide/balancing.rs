@@ -52,48 +52,22 @@ pub fn balance<C: Conntrack + ?Sized>(
     flows: &C,
     ingress: PortIdx,
     view: &PacketView,
-    reached: FrontendHop,
-    now_ms: u64,
-) -> Result<Balanced, Verdict> {
-    let fe = snap.frontend(reached.frontend);
-    let rule = if reached.addressed {
-        fe.rule_for(view.key.proto, view.key.dst_port)
-    } else {
-        fe.next_hop_rule(view.key.proto)
-    };
-    let chosen = match rule {
-        Some(r) => choose_backend(snap, flows, ingress, view, reached, r, now_ms),
-        None => Err(Verdict::dropped(DropReason::LbNoRule, ingress)),
-    };
-    flows.load_balanced(
-        ingress,
-        &BalanceStep {
-            frontend: reached.frontend,
-            addressed: reached.addressed,
-            rule,
-            chosen: chosen.map(|b| (b.backend, b.rewrite)),
-        },
-    );
-    chosen
-}
-
-/// [`balance`] once the frontend's rule `rule` carries the packet.
-#[inline(always)]
-fn choose_backend<C: Conntrack + ?Sized>(
-    snap: &Snapshot,
-    flows: &C,
-    ingress: PortIdx,
-    view: &PacketView,
     FrontendHop {
         frontend,
         addressed,
     }: FrontendHop,
-    rule: usize,
     now_ms: u64,
 ) -> Result<Balanced, Verdict> {
     let drop = |reason, at| Err(Verdict::dropped(reason, at));
     let fe = snap.frontend(frontend);
-    let rule = &fe.rules[rule];
+    let rule = if addressed {
+        fe.rule_for(view.key.proto, view.key.dst_port)
+    } else {
+        fe.next_hop_rule(view.key.proto)
+    };
+    let Some(rule) = rule.map(|r| &fe.rules[r]) else {
+        return drop(DropReason::LbNoRule, ingress);
+    };
     if snap.nics[ingress].backend_of.contains(&frontend) {
         return drop(DropReason::LbHairpin, ingress);
     }
@@ -149,6 +123,36 @@ fn choose_backend<C: Conntrack + ?Sized>(
     let mut balanced = deliver_balanced(snap, rule, backend, view, translate, original_port)?;
     balanced.pin = pin;
     Ok(balanced)
+}
+
+/// Tells `flows`, when it listens, the load balancer's step [`balance`]
+/// took: the rule that carries the packet (the one `balance` chose by),
+/// and its choice.
+#[inline(always)]
+pub(super) fn report_balance<C: Conntrack + ?Sized>(
+    snap: &Snapshot,
+    flows: &C,
+    ingress: PortIdx,
+    view: &PacketView,
+    reached: FrontendHop,
+    chosen: &Result<Balanced, Verdict>,
+) {
+    if !flows.observes() {
+        return;
+    }
+    let fe = snap.frontend(reached.frontend);
+    let rule = if reached.addressed {
+        fe.rule_for(view.key.proto, view.key.dst_port)
+    } else {
+        fe.next_hop_rule(view.key.proto)
+    };
+    let step = BalanceStep {
+        frontend: reached.frontend,
+        addressed: reached.addressed,
+        rule,
+        chosen: chosen.map(|b| (b.backend, b.rewrite)),
+    };
+    flows.load_balanced(ingress, &step);
 }
 
 /// The balanced hop to `backend`: the translation of the destination

@@ -27,6 +27,7 @@
 //! connection lives); a flow with a free port but no room in the flow
 //! table is dropped as `flow_table_full`, the lab's limit, not Azure's.
 
+use super::balancing::report_balance;
 use super::receiving::{receive, Decided};
 use super::{
     balance, Balanced, Conntrack, DropReason, FrontendHop, NewTranslation, Untranslated, Verdict,
@@ -360,7 +361,9 @@ pub(super) fn arrive<C: Conntrack + ?Sized>(
                 frontend,
                 addressed: true,
             };
-            match balance(snap, flows, internet, view, reached, now_ms) {
+            let chosen = balance(snap, flows, internet, view, reached, now_ms);
+            report_balance(snap, flows, internet, view, reached, &chosen);
+            match chosen {
                 // A Standard load balancer is closed to the Internet until
                 // an NSG opens it, as a Standard public IP is.
                 Ok(b) if snap.nics[b.backend].inbound.is_empty() => {

@@ -58,8 +58,9 @@ use crate::dataplane::packet::PacketView;
 use crate::snapshot::PortIdx;
 use crate::snapshot::Snapshot;
 use crate::topology::{Direction, AZURE_DNS};
-use balancing::untranslate;
+use balancing::{report_balance, untranslate};
 use receiving::{receive, Decided};
+use routing::route_step_for;
 use stateful::nsg_stage;
 use std::net::IpAddr;
 
@@ -198,7 +199,7 @@ fn decide_packet<C: Conntrack + ?Sized>(
     let decided = if snap.nics[ingress].kind.is_internet() {
         edge::arrive(snap, flows, ingress, view, now_ms)
     } else if snap.nics[ingress].translated_frontends.is_empty() {
-        match route_step_observed(snap, ingress, &view.key, flows) {
+        match route_step_for(snap, ingress, &view.key, flows) {
             Ok(Hop { to, .. }) => hop_to(snap, flows, ingress, view, to, None, now_ms),
             Err(Verdict::Drop {
                 reason: DropReason::NextHopInternet,
@@ -321,7 +322,7 @@ fn decide_from_backend<C: Conntrack + ?Sized>(
         }
         None => view,
     };
-    let hop = match route_step_observed(snap, ingress, &sent.key, flows) {
+    let hop = match route_step_for(snap, ingress, &sent.key, flows) {
         Ok(hop) => Ok(hop.to),
         Err(Verdict::Drop {
             reason: DropReason::NextHopInternet,
@@ -405,7 +406,9 @@ fn decide_balanced<C: Conntrack + ?Sized>(
     reached: FrontendHop,
     now_ms: u64,
 ) -> Decided {
-    match balance(snap, flows, ingress, sent, reached, now_ms) {
+    let chosen = balance(snap, flows, ingress, sent, reached, now_ms);
+    report_balance(snap, flows, ingress, sent, reached, &chosen);
+    match chosen {
         Ok(Balanced {
             backend,
             rewrite: Some(there),

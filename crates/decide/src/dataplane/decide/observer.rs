@@ -35,6 +35,14 @@ pub struct BalanceStep {
 /// Told each step the decision takes for one packet, in order. Every
 /// method does nothing unless an observer says otherwise.
 pub trait DecisionObserver {
+    /// Whether this observer hears anything: the decision takes its
+    /// unobserved steps, exactly the per-packet path's, for one that does
+    /// not.
+    #[inline(always)]
+    fn observes(&self) -> bool {
+        false
+    }
+
     /// The stages of `nic` in `direction` met rule `rule` of `stage` (it
     /// matched).
     #[inline(always)]

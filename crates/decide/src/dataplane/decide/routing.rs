@@ -80,6 +80,32 @@ pub fn route_step(snap: &Snapshot, ingress: PortIdx, key: &PacketKey) -> Result<
     route_step_observed(snap, ingress, key, &Unobserved)
 }
 
+/// [`route_step`], or [`route_step_observed`] for an observer that
+/// listens.
+#[inline(always)]
+pub(super) fn route_step_for<O: DecisionObserver + ?Sized>(
+    snap: &Snapshot,
+    ingress: PortIdx,
+    key: &PacketKey,
+    observer: &O,
+) -> Result<Hop, Verdict> {
+    match observer.observes() {
+        false => route_step(snap, ingress, key),
+        true => route_step_heard(snap, ingress, key, observer),
+    }
+}
+
+/// [`route_step_observed`] out of line, for the observers that listen.
+#[inline(never)]
+fn route_step_heard<O: DecisionObserver + ?Sized>(
+    snap: &Snapshot,
+    ingress: PortIdx,
+    key: &PacketKey,
+    observer: &O,
+) -> Result<Hop, Verdict> {
+    route_step_observed(snap, ingress, key, observer)
+}
+
 /// [`route_step`], telling `observer` the deciding route (as soon as it
 /// is found, so a refusal after the lookup still names it) and each
 /// gateway the packet reaches, in order (a gateway a route leads to, and

@@ -365,11 +365,31 @@ pub fn judge_nsgs(
     direction: Direction,
     key: &PacketKey,
 ) -> NsgJudgement {
-    judge_nsgs_observed(snap, nic, direction, key, &crate::snapshot::Unobserved)
+    let verdict = snap.evaluate(nic, direction, key);
+    NsgJudgement {
+        verdict,
+        rule: snap.rule_id(nic, direction, &verdict),
+    }
+}
+
+/// [`judge_nsgs`], telling `observer` each rule met and the verdict when
+/// it listens.
+#[inline(always)]
+fn judge_observed<O: DecisionObserver + ?Sized>(
+    snap: &Snapshot,
+    nic: PortIdx,
+    direction: Direction,
+    key: &PacketKey,
+    observer: &O,
+) -> NsgJudgement {
+    match observer.observes() {
+        false => judge_nsgs(snap, nic, direction, key),
+        true => judge_nsgs_observed(snap, nic, direction, key, observer),
+    }
 }
 
 /// [`judge_nsgs`], telling `observer` each rule met and the verdict.
-#[inline]
+#[inline(never)]
 fn judge_nsgs_observed<O: DecisionObserver + ?Sized>(
     snap: &Snapshot,
     nic: PortIdx,
@@ -442,7 +462,7 @@ pub(super) fn nsg_stage<C: Conntrack + ?Sized>(
         } else {
             view.key
         };
-        let judged = judge_nsgs_observed(snap, nic, flow_direction, &key, flows);
+        let judged = judge_observed(snap, nic, flow_direction, &key, flows);
         if judged.verdict.access == Access::Deny {
             flows.revoke(nic, direction, view, admission, now_ms);
             return Err(judged.into());
@@ -460,7 +480,7 @@ pub(super) fn nsg_stage<C: Conntrack + ?Sized>(
         );
         return Ok(Some(admission));
     }
-    let judged = judge_nsgs_observed(snap, nic, direction, &view.key, flows);
+    let judged = judge_observed(snap, nic, direction, &view.key, flows);
     if judged.verdict.access == Access::Deny {
         return Err(judged.into());
     }

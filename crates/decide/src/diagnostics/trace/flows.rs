@@ -99,6 +99,10 @@ impl HopReport {
 }
 
 impl DecisionObserver for TraceFlows<'_> {
+    fn observes(&self) -> bool {
+        true
+    }
+
     fn rule_met(&self, nic: PortIdx, direction: Direction, stage: &NsgStage, r: usize) {
         let rule = &stage.rules[r];
         let check = NsgCheck {
