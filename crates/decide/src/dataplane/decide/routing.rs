@@ -91,19 +91,8 @@ pub(super) fn route_step_for<O: DecisionObserver + ?Sized>(
 ) -> Result<Hop, Verdict> {
     match observer.observes() {
         false => route_step(snap, ingress, key),
-        true => route_step_heard(snap, ingress, key, observer),
+        true => route_step_observed(snap, ingress, key, observer),
     }
-}
-
-/// [`route_step_observed`] out of line, for the observers that listen.
-#[inline(never)]
-fn route_step_heard<O: DecisionObserver + ?Sized>(
-    snap: &Snapshot,
-    ingress: PortIdx,
-    key: &PacketKey,
-    observer: &O,
-) -> Result<Hop, Verdict> {
-    route_step_observed(snap, ingress, key, observer)
 }
 
 /// [`route_step`], telling `observer` the deciding route (as soon as it

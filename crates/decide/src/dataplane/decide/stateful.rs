@@ -373,7 +373,7 @@ pub fn judge_nsgs(
 }
 
 /// [`judge_nsgs`], telling `observer` each rule met and the verdict when
-/// it listens.
+/// it listens (for one that does not, [`judge_nsgs`] itself).
 #[inline(always)]
 fn judge_observed<O: DecisionObserver + ?Sized>(
     snap: &Snapshot,
@@ -382,21 +382,9 @@ fn judge_observed<O: DecisionObserver + ?Sized>(
     key: &PacketKey,
     observer: &O,
 ) -> NsgJudgement {
-    match observer.observes() {
-        false => judge_nsgs(snap, nic, direction, key),
-        true => judge_nsgs_observed(snap, nic, direction, key, observer),
+    if !observer.observes() {
+        return judge_nsgs(snap, nic, direction, key);
     }
-}
-
-/// [`judge_nsgs`], telling `observer` each rule met and the verdict.
-#[inline(never)]
-fn judge_nsgs_observed<O: DecisionObserver + ?Sized>(
-    snap: &Snapshot,
-    nic: PortIdx,
-    direction: Direction,
-    key: &PacketKey,
-    observer: &O,
-) -> NsgJudgement {
     let mut stages = StagesOf {
         observer,
         nic,
