@@ -1,14 +1,15 @@
 //! The decision's report of its own steps, as it takes them: the rules
-//! each NIC's stages meet (or that a flow's state let the packet past
-//! them), the deciding route, each gateway crossed and the load
+//! each NIC's stages meet and their verdict, the deciding route, each gateway crossed and the load
 //! balancer's choice. `trace` shows a hop from this report instead of
 //! taking the steps again beside the decision, so what it shows is what
 //! the decision did.
 //!
 //! The report travels with the flow state the decision already reads
-//! ([`Conntrack`](super::Conntrack) is a [`DecisionObserver`]): the flow
-//! table of the per-packet path hears nothing, and every call compiles
-//! away there.
+//! ([`Conntrack`](super::Conntrack) is a [`DecisionObserver`]), which
+//! also knows the stages a flow's state let a packet past (it answered
+//! [`Conntrack::admitted`](super::Conntrack::admitted)). The flow table of
+//! the per-packet path hears nothing: for an observer that does not
+//! listen, the decision takes its plain steps.
 
 use super::verdict::Verdict;
 use crate::dataplane::nat::Rewrite;
@@ -51,11 +52,6 @@ pub trait DecisionObserver {
     /// The stages of `nic` in `direction` judged the packet: `access`.
     #[inline(always)]
     fn judged(&self, _nic: PortIdx, _direction: Direction, _access: Access) {}
-
-    /// The packet passed the stages of `nic` in `direction` by its flow's
-    /// state, without their rules.
-    #[inline(always)]
-    fn admitted_by_state(&self, _nic: PortIdx, _direction: Direction) {}
 
     /// The deciding route of the packet `nic` sent: row `row` of its
     /// subnet's effective routes.

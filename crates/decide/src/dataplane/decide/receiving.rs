@@ -55,7 +55,7 @@ pub(super) fn receive<C: Conntrack + ?Sized>(
     now_ms: u64,
 ) -> Decided {
     // A receiver on another machine is judged there, on arrival.
-    if snap.nics[receiver].remote && !(flows.observes() && flows.judges_every_machine()) {
+    if snap.nics[receiver].remote && !flows.judges_every_machine() {
         return Decided::verdict(deliver(receiver, rewrite));
     }
     let admission = match nsg_admits(snap, flows, receiver, Direction::Inbound, received, now_ms) {

@@ -440,7 +440,6 @@ pub(super) fn nsg_stage<C: Conntrack + ?Sized>(
             flows.closing(nic, direction, view, admission, now_ms);
         }
         if admission.generation == snap.generation || !snap.nics[nic].flushes(flow_direction) {
-            flows.admitted_by_state(nic, direction);
             return Ok(Some(admission));
         }
         // Judge the flow as its first packet was judged: same direction,

@@ -123,10 +123,6 @@ impl DecisionObserver for TraceFlows<'_> {
             .push((nic, direction, access));
     }
 
-    fn admitted_by_state(&self, nic: PortIdx, direction: Direction) {
-        self.report.borrow_mut().by_state.push((nic, direction));
-    }
-
     fn routed(&self, nic: PortIdx, row: usize) {
         let mut report = self.report.borrow_mut();
         if report.route.is_none() {
@@ -148,8 +144,15 @@ impl DecisionObserver for TraceFlows<'_> {
 }
 
 impl Conntrack for TraceFlows<'_> {
-    fn admitted(&self, nic: PortIdx, _: Direction, _: &PacketView, _: u64) -> Option<Admission> {
-        self.ports.contains(&nic).then_some(Admission {
+    /// A port the request crossed admits its reply; the decision then
+    /// passes the port's stages by state (the admission is of the current
+    /// snapshot), which the report records.
+    fn admitted(&self, nic: PortIdx, dir: Direction, _: &PacketView, _: u64) -> Option<Admission> {
+        if !self.ports.contains(&nic) {
+            return None;
+        }
+        self.report.borrow_mut().by_state.push((nic, dir));
+        Some(Admission {
             generation: self.generation,
             reply: true,
             handle: FlowHandle::NONE,
