@@ -1,8 +1,8 @@
 //! The decision's report of its own steps, as it takes them: the rules
-//! each NIC's stages meet and their verdict, the deciding route, each gateway crossed and the load
-//! balancer's choice. `trace` shows a hop from this report instead of
-//! taking the steps again beside the decision, so what it shows is what
-//! the decision did.
+//! each NIC's stages meet and their verdict, the deciding route, each
+//! gateway crossed and the load balancer's choice. `trace` shows a hop
+//! from this report instead of taking the steps again beside the
+//! decision, so what it shows is what the decision did.
 //!
 //! The report travels with the flow state the decision already reads
 //! ([`Conntrack`](super::Conntrack) is a [`DecisionObserver`]), which
