@@ -48,8 +48,9 @@ pub struct Convergence {
     /// The other machines not trusted, with why.
     #[serde(default)]
     pub hosts_untrusted: Vec<HostRef>,
-    /// The lab's servers (the PaaS resources' responders, the Internet's
-    /// servers) are not yet listening for what the plane forwards with.
+    /// The lab's servers (Azure DNS, the PaaS resources' responders, the
+    /// Internet's servers) are not yet listening for what the plane
+    /// forwards with.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub servers_starting: bool,
     /// Milliseconds since the lab started.

@@ -311,7 +311,7 @@ impl Daemon {
         );
         convergence::underlay_convergence(self.forwarding.underlay.as_deref(), &mut state);
         self.changing.mesh_convergence(&mut state);
-        convergence::servers_convergence(&snapshot, &self.answering.names.1, &mut state);
+        convergence::servers_convergence(&snapshot, self.names_counters(), &mut state);
         state
     }
 

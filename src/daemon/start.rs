@@ -50,6 +50,10 @@ use std::time::Instant;
 /// daemon's own descriptors and some growth by `apply`.
 const OPEN_FILES_ROOM: u64 = 1024;
 
+/// How long a start waits for Azure DNS and the lab's responders to
+/// listen (they take milliseconds; a machine under load, longer).
+const ANSWERS_READY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How many TUN queues each of `ports` ports gets. One per worker, so that
 /// every worker reads every NIC, when the process may hold that many
 /// descriptors; past that (10,000 NICs and two workers need 20,000, this
@@ -323,8 +327,31 @@ impl Daemon {
         });
         daemon.start_workers(options, deny_sink, drop_sink)?;
         daemon.start_background()?;
+        daemon.wait_for_answers();
         tracing::info!(nics = local_ports, workers, "started");
         Ok(daemon)
+    }
+
+    /// Waits until Azure DNS and the lab's responders listen for the first
+    /// plane, so that a started lab (`vnetd run`'s "lab up") answers a
+    /// VM's first question and first request: their threads open their
+    /// sockets after they start, and a question sent before would meet
+    /// none. Bounded by [`ANSWERS_READY`]: past it the lab runs and says
+    /// so (the threads follow late; `vnetd wait` waits for them).
+    fn wait_for_answers(&self) {
+        let generation = self.forwarding.plane.load().snapshot.generation;
+        let deadline = Instant::now() + ANSWERS_READY;
+        while !self.answering.listening_for(generation) {
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    "Azure DNS or the lab's responders are not listening after {} s; \
+                     the lab runs, and `vnetd wait` says when they are",
+                    ANSWERS_READY.as_secs()
+                );
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
     }
 
     /// Starts the flow-log thread, when the options ask for flow logs:

@@ -205,6 +205,10 @@ fn a_locked_account_imported_from_terraform_answers_only_through_its_endpoint() 
     ) + "network_interfaces:\n  - {name: vm-pe, subnet: app/pe, private_ip_address: 10.1.3.10}\n  \
          - {name: vm-other, subnet: other/default, private_ip_address: 10.9.1.4}\n";
     let lab = Lab::start("exsetf", &text);
+    // A started lab's Azure DNS and responders listen already: the first
+    // question and request below are answered, not refused.
+    let convergence = lab.daemon().convergence();
+    assert!(!convergence.servers_starting, "{convergence:?}");
     let (status, body) = http(&lab.ns("vm-other"), LOCKED, &[]);
     assert_eq!(status, "403", "{body}");
     assert!(body.contains(DENIED), "{body}");

@@ -42,3 +42,15 @@ pub struct Answering {
     /// its VMs.
     pub(in crate::daemon) tls: std::sync::Arc<tls::LabTls>,
 }
+
+impl Answering {
+    /// Whether Azure DNS and the services thread have both followed plane
+    /// `generation` (or a later one): their sockets for it are open, so a
+    /// VM's question or request to them meets a listener.
+    pub(in crate::daemon) fn listening_for(&self, generation: u64) -> bool {
+        use std::sync::atomic::Ordering::Acquire;
+        let (azure_dns, services) = &self.names;
+        azure_dns.serving_generation.load(Acquire) >= generation
+            && services.serving_generation.load(Acquire) >= generation
+    }
+}

@@ -148,14 +148,18 @@ fn learned_here(topo: &Topology, speaker: &str) -> bool {
         .is_none_or(|(c, _)| topo.circuit_is_local(c))
 }
 
-/// Whether the lab's servers (the responders of Private Endpoints and of
-/// the Internet, the DNS servers of `dns_server` keys) listen for the
-/// plane forwarded with: a lab that has some converges once the services
-/// thread has started them and each DNS server has answered (or failed,
-/// and been reported).
+/// Whether the lab's servers (Azure DNS, the responders of Private
+/// Endpoints and of the Internet, the DNS servers of `dns_server` keys)
+/// listen for the plane forwarded with: a lab converges once Azure DNS
+/// has opened its sockets for that plane, the services thread has started
+/// the responders and each DNS server has answered (or failed, and been
+/// reported).
 pub fn servers_convergence(
     snapshot: &crate::snapshot::Snapshot,
-    counters: &crate::daemon::answering::paas::PaasCounters,
+    (azure_dns, counters): (
+        &crate::daemon::answering::azure_dns::DnsCounters,
+        &crate::daemon::answering::paas::PaasCounters,
+    ),
     state: &mut Convergence,
 ) {
     let has_servers =
@@ -170,8 +174,11 @@ pub fn servers_convergence(
     // failed one is reported, and does not hold the lab up).
     let dns_starting =
         (counters.dns_servers.starting).load(std::sync::atomic::Ordering::Relaxed) > 0;
-    state.servers_starting =
-        ((has_servers || has_dns_servers) && serving < snapshot.generation) || dns_starting;
+    let azure_dns_serving =
+        (azure_dns.serving_generation).load(std::sync::atomic::Ordering::Acquire);
+    state.servers_starting = ((has_servers || has_dns_servers) && serving < snapshot.generation)
+        || azure_dns_serving < snapshot.generation
+        || dns_starting;
     state.converged &= !state.servers_starting;
 }
 

@@ -30,6 +30,10 @@ pub struct DnsCounters {
     pub tcp_refused_per_source: AtomicU64,
     /// TCP connections closed at once: [`super::tcp::MAX_TCP`] were held already.
     pub tcp_refused_at_capacity: AtomicU64,
+    /// The plane generation whose sockets Azure DNS has opened (one that
+    /// could not open is logged and retried): a question sent before that
+    /// would meet no socket.
+    pub serving_generation: AtomicU64,
 }
 
 /// Counts one.

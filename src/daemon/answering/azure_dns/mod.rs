@@ -447,6 +447,7 @@ impl AzureDns {
             if self.generation != Some(generation) || !self.failed.is_empty() {
                 self.follow(&current);
                 self.generation = Some(generation);
+                (self.counters.serving_generation).store(generation, Ordering::Release);
             }
             self.serve(&current.snapshot, &mut datagram, &mut out);
             self.expire(&mut out);
