@@ -7,27 +7,17 @@
 //! write; and what a machine of a spread lab decides of a packet another
 //! sent it.
 
+mod shared;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use etherparse::PacketBuilder;
+use shared::{hybrid_snapshot, tcp, tcp_ports};
 use std::hint::black_box;
 use vnetd::dataplane::conntrack::NicOwners;
 use vnetd::dataplane::{decide, decide_arrival, Conntrack, PacketView, Stateless, Verdict};
 use vnetd::engine::flow_table::FlowTable;
 use vnetd::plan::PortIdx;
 use vnetd::snapshot::Snapshot;
-
-fn tcp(src: [u8; 4], dst: [u8; 4], dport: u16) -> Vec<u8> {
-    tcp_ports(src, dst, 40000, dport)
-}
-
-fn tcp_ports(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
-    let mut out = Vec::new();
-    PacketBuilder::ipv4(src, dst, 64)
-        .tcp(sport, dport, 1, 64000)
-        .write(&mut out, &[0u8; 1400])
-        .unwrap();
-    out
-}
 
 fn bench(c: &mut Criterion) {
     let loaded = vnetd::topology::parse_str("hub-spoke.yaml", vnetd::cli::BUILTIN_LAB).unwrap();
@@ -320,29 +310,6 @@ fn arrival_cases(c: &mut Criterion) {
         });
     }
     group.finish();
-}
-
-/// `config/hybrid.yaml` with the branch's 192.168.0.0/16 learned by the
-/// gateway, as its BGP speaker would report it.
-fn hybrid_snapshot() -> Snapshot {
-    use vnetd::policy::gateways::{BgpOrigin, LearnedRoute, LearnedRoutes};
-    let text = include_str!("../config/hybrid.yaml");
-    let topology = vnetd::topology::parse_str("hybrid.yaml", text)
-        .unwrap()
-        .topology;
-    let peer = "192.168.255.1".parse().unwrap();
-    let mut learned = LearnedRoutes::default();
-    learned.gateways.insert(
-        "hub-vpngw".into(),
-        vec![vec![LearnedRoute {
-            prefix: "192.168.0.0/16".parse().unwrap(),
-            peer,
-            next_hop: peer,
-            as_path: vec![65050],
-            origin: BgpOrigin::Igp,
-        }]],
-    );
-    Snapshot::compile_learned(topology, learned, 1)
 }
 
 /// What counting a packet as it is on the wire adds to reading it: the
