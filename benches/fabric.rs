@@ -10,7 +10,6 @@
 use aya::programs::TestRunOptions;
 use criterion::{criterion_group, criterion_main, Criterion};
 use etherparse::PacketBuilder;
-use std::net::IpAddr;
 use std::time::Duration;
 use vnetd::host::fabric::{
     Fabric, FabricPrograms, FastEntry, FastKey, FastRewrite, Touched, FABRIC_MAC,
@@ -32,8 +31,53 @@ fn datagram(payload: usize, source_port: u16) -> Vec<u8> {
     out
 }
 
+fn datagram6(payload: usize, source_port: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(SENDER_MAC, FABRIC_MAC)
+        .ipv6(PRIVATE6, INTERNET6, 64)
+        .udp(source_port, 5201)
+        .write(&mut out, &vec![0x5a; payload])
+        .expect("a datagram");
+    out
+}
+
+const PRIVATE6: [u8; 16] = [0xfd, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 4];
+const PUBLIC6: [u8; 16] = [
+    0x20, 0x01, 0x0d, 0xb8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+const INTERNET6: [u8; 16] = [
+    0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+/// Entries that translate `private`'s source to `public`'s and back: a
+/// run repeats on the packet as the last one left it, so the translated
+/// source has an entry that translates it back.
+fn install_translated(
+    programs: &FabricPrograms,
+    entry: FastEntry,
+    private: FastKey,
+    public: FastKey,
+) {
+    for (from, to) in [(private, public), (public, private)] {
+        let rewrite = FastRewrite::Source {
+            address: to.source,
+            port: to.source_port,
+        };
+        let translated = FastEntry {
+            rewrite: Some(rewrite),
+            slot: 8,
+            ..entry
+        };
+        programs
+            .fabric()
+            .install(&from, translated)
+            .expect("an entry");
+    }
+}
+
 /// The programs with one port and entries for the datagrams from port
-/// 40000 and, translated, from port 40002, at the current generation.
+/// 40000 and, translated, from port 40002 (IPv4 and IPv6), at the current
+/// generation.
 fn programs() -> Option<FabricPrograms> {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("benches/fabric: needs root (it loads BPF programs); nothing measured");
@@ -67,8 +111,8 @@ fn programs() -> Option<FabricPrograms> {
     };
     programs.fabric().install(&key, entry).expect("an entry");
     // The datagrams from port 40002 are translated, their source to
-    // 198.51.100.10; a run repeats on the packet as the last one left it,
-    // so the translated source has an entry that translates it back.
+    // 198.51.100.10 (IPv4, the port kept) or to 2001:db8:100::10 port 1025
+    // (IPv6).
     let private = FastKey {
         source_port: 40002,
         ..key
@@ -77,24 +121,18 @@ fn programs() -> Option<FabricPrograms> {
         source: [198, 51, 100, 10].into(),
         ..private
     };
-    for (from, to) in [(private, public), (public, private)] {
-        let IpAddr::V4(address) = to.source else {
-            unreachable!("IPv4 keys")
-        };
-        let rewrite = FastRewrite::Source {
-            address,
-            port: to.source_port,
-        };
-        let translated = FastEntry {
-            rewrite: Some(rewrite),
-            slot: 8,
-            ..entry
-        };
-        programs
-            .fabric()
-            .install(&from, translated)
-            .expect("an entry");
-    }
+    install_translated(&programs, entry, private, public);
+    let private6 = FastKey {
+        source: PRIVATE6.into(),
+        destination: INTERNET6.into(),
+        ..private
+    };
+    let public6 = FastKey {
+        source: PUBLIC6.into(),
+        source_port: 1025,
+        ..private6
+    };
+    install_translated(&programs, entry, private6, public6);
     Some(programs)
 }
 
@@ -132,6 +170,10 @@ fn from_port(c: &mut Criterion) {
         (
             "fast path, translated 1400-byte datagram",
             datagram(1372, 40002),
+        ),
+        (
+            "fast path, translated 1400-byte IPv6 datagram",
+            datagram6(1352, 40002),
         ),
         ("slow path, no entry", datagram(1372, 40001)),
     ] {

@@ -40,9 +40,10 @@
 // fast path trusts exactly whom the underlay trusts.
 //
 // A flow entry may rewrite its packets' source or destination address and
-// port (an address translation the daemon decided, IPv4 TCP and UDP, and
-// the address of an ICMP echo, its identifier kept), with
-// the IP header's checksum and the TCP or UDP checksum fixed (its
+// port (an address translation the daemon decided: TCP and UDP of either
+// family, to an address of the packet's own family, and the address of an
+// ICMPv4 echo, its identifier kept), with
+// the IPv4 header's checksum and the TCP or UDP checksum fixed (its
 // pseudo-header included; a partial checksum stays partial, for the
 // receiver or the segmentation to finish; a UDP checksum of zero, none,
 // stays zero). The packet's flow key is the one it arrives with.
@@ -126,14 +127,13 @@ struct flow_entry {
 	__u32 slot;
 	// The MAC of the egress port's `eth0`.
 	__u8 dst_mac[6];
-	// What the packets' headers become on the way (IPv4 TCP, UDP and ICMP
-	// echo, whose identifier stays):
+	// What the packets' headers become on the way (TCP and UDP of either
+	// family, and IPv4 ICMP echo, whose identifier stays):
 	// REWRITE_NONE, or their source (REWRITE_SOURCE) or destination
 	// (REWRITE_DESTINATION) address and port, to `to_addr` and `to_port`.
 	__u8 rewrite;
-	__u8 pad;
-	// Network order.
-	__u8 to_addr[4];
+	// The family of `to_addr` (4 or 6), the packet's: read by the daemon.
+	__u8 to_family;
 	__u16 to_port; // network order
 	// The largest packet the path carries (a VPN tunnel's MTU, say), when
 	// less than the sender's port takes; 0: no bound of its own. A larger
@@ -143,7 +143,8 @@ struct flow_entry {
 	// Where the egress port's generation is, in `port_generations` (its
 	// index in `port_counters`).
 	__u32 out_port;
-	__u32 pad3;
+	// Network order, of the packet's family: IPv4 in the first 4 bytes.
+	__u8 to_addr[16];
 };
 
 // What the entries using one slot carried.
@@ -554,17 +555,89 @@ static __always_inline int address(struct __sk_buff *skb, const __u8 *dst)
 		TC_ACT_SHOT;                                                                      \
 	})
 
-// Rewrites the source or destination address and port of an IPv4 TCP or
-// UDP packet (no IP options: `read_flow` saw to that), or the address of
-// an ICMPv4 echo whose identifier the entry keeps, as `flow` says, and
-// fixes its checksums. Returns -1, the packet unchanged, when it cannot
-// start (the addresses or ports unreadable), 1 when it failed midway (the
-// packet half rewritten), 0 when done or when there is nothing to rewrite.
+// Rewrites the port of a TCP or UDP packet whose transport header starts
+// at `l4_at` (its source port, or its destination port), fixing the
+// checksum at `check_at` (`mangled`: a UDP checksum's zero is kept).
+// Returns 0 when done, 1 when it failed (the packet maybe half rewritten).
+static __always_inline int rewrite_port(struct __sk_buff *skb, __u32 l4_at, __u32 check_at,
+					 int source, __be16 old_port, __be16 new_port,
+					 __u64 mangled)
+{
+	__u32 port_at = l4_at + (source ? 0 : 2);
+	if (bpf_l4_csum_replace(skb, check_at, old_port, new_port, mangled | sizeof(new_port)) ||
+	    bpf_skb_store_bytes(skb, port_at, &new_port, sizeof(new_port), 0))
+		return 1;
+	return 0;
+}
+
+// The offset of the checksum of a TCP or UDP header at `l4_at`, and in
+// `mangled` the flag that keeps a UDP checksum of zero (none) as none and
+// sends a computed zero as all ones. Returns -1 for another protocol.
+static __always_inline int l4_checksum_at(__u8 proto, __u32 l4_at, __u32 *check_at,
+					  __u64 *mangled)
+{
+	if (proto == IPPROTO_TCP) {
+		*check_at = l4_at + __builtin_offsetof(struct tcphdr, check);
+		*mangled = 0;
+		return 0;
+	}
+	if (proto == IPPROTO_UDP) {
+		*check_at = l4_at + __builtin_offsetof(struct udphdr, check);
+		*mangled = BPF_F_MARK_MANGLED_0;
+		return 0;
+	}
+	return -1;
+}
+
+// `rewrite` for an IPv6 TCP or UDP packet (no extension headers:
+// `read_flow` saw to that). IPv6 has no header checksum; the address is
+// in the transport checksum's pseudo-header, whose sum changes by the
+// difference of the 16 bytes (`bpf_csum_diff`), applied as a partial
+// checksum's pseudo-header sum or the full one alike (BPF_F_PSEUDO_HDR).
+static __always_inline int rewrite6(struct __sk_buff *skb, const struct flow_entry *flow,
+				    const struct flow_key *key)
+{
+	const __u32 ip_at = ETH_HLEN;
+	const __u32 l4_at = ip_at + sizeof(struct ipv6hdr);
+	int source = flow->rewrite == REWRITE_SOURCE;
+	__u32 addr_at = ip_at + (source ? __builtin_offsetof(struct ipv6hdr, saddr)
+					: __builtin_offsetof(struct ipv6hdr, daddr));
+	__u32 check_at;
+	__u64 mangled;
+	if (l4_checksum_at(key->proto, l4_at, &check_at, &mangled))
+		return -1;
+	// The key holds the address and port as the packet carries them.
+	__be32 old_addr[4], new_addr[4];
+	__builtin_memcpy(old_addr, source ? key->saddr : key->daddr, 16);
+	__builtin_memcpy(new_addr, flow->to_addr, 16);
+	__be16 old_port = source ? key->sport : key->dport;
+	__s64 diff = bpf_csum_diff(old_addr, sizeof(old_addr), new_addr, sizeof(new_addr), 0);
+	if (diff < 0)
+		return -1;
+	if (bpf_l4_csum_replace(skb, check_at, 0, (__u32)diff, BPF_F_PSEUDO_HDR | mangled))
+		return -1;
+	if (bpf_skb_store_bytes(skb, addr_at, new_addr, sizeof(new_addr), 0))
+		return 1;
+	return rewrite_port(skb, l4_at, check_at, source, old_port, flow->to_port, mangled);
+}
+
+// Rewrites the source or destination address and port of a TCP or UDP
+// packet (no IPv4 options nor IPv6 extension headers: `read_flow` saw to
+// that), or the address of an ICMPv4 echo whose identifier the entry
+// keeps, as `flow` says, and fixes its checksums. Returns -1, the packet
+// unchanged, when it cannot start (the addresses or ports unreadable), 1
+// when it failed midway (the packet half rewritten), 0 when done or when
+// there is nothing to rewrite.
 static __always_inline int rewrite(struct __sk_buff *skb, const struct flow_entry *flow,
 				   const struct flow_key *key)
 {
 	if (flow->rewrite == REWRITE_NONE)
 		return 0;
+	// An address of the other family is never written into a packet.
+	if (flow->to_family != key->family)
+		return -1;
+	if (key->family == 6)
+		return rewrite6(skb, flow, key);
 	if (key->family != 4)
 		return -1;
 	const __u32 ip_at = ETH_HLEN;
@@ -588,36 +661,24 @@ static __always_inline int rewrite(struct __sk_buff *skb, const struct flow_entr
 			return 1;
 		return 0;
 	}
-	__u32 port_at = l4_at + (source ? 0 : 2);
 	__u32 check_at;
-	__u64 mangled = 0;
-	if (key->proto == IPPROTO_TCP) {
-		check_at = l4_at + __builtin_offsetof(struct tcphdr, check);
-	} else if (key->proto == IPPROTO_UDP) {
-		check_at = l4_at + __builtin_offsetof(struct udphdr, check);
-		// A UDP checksum of zero is none, and stays none; a computed
-		// zero is sent as all ones.
-		mangled = BPF_F_MARK_MANGLED_0;
-	} else {
+	__u64 mangled;
+	if (l4_checksum_at(key->proto, l4_at, &check_at, &mangled))
 		return -1;
-	}
-	__be16 old_port, new_port;
+	__be16 old_port;
 	if (bpf_skb_load_bytes(skb, addr_at, &old_addr, 4) ||
-	    bpf_skb_load_bytes(skb, port_at, &old_port, 2))
+	    bpf_skb_load_bytes(skb, l4_at + (source ? 0 : 2), &old_port, 2))
 		return -1;
-	new_port = flow->to_port;
 	// The address is in the pseudo-header: with a partial checksum (the
 	// sender's stack left it to the device) the helper updates the
 	// pseudo-header sum the field holds, and leaves the rest alone.
 	if (bpf_l4_csum_replace(skb, check_at, old_addr, new_addr,
 				BPF_F_PSEUDO_HDR | mangled | sizeof(new_addr)))
 		return -1;
-	if (bpf_l4_csum_replace(skb, check_at, old_port, new_port, mangled | sizeof(new_port)) ||
-	    bpf_l3_csum_replace(skb, ip_check_at, old_addr, new_addr, sizeof(new_addr)) ||
-	    bpf_skb_store_bytes(skb, addr_at, &new_addr, sizeof(new_addr), 0) ||
-	    bpf_skb_store_bytes(skb, port_at, &new_port, sizeof(new_port), 0))
+	if (bpf_l3_csum_replace(skb, ip_check_at, old_addr, new_addr, sizeof(new_addr)) ||
+	    bpf_skb_store_bytes(skb, addr_at, &new_addr, sizeof(new_addr), 0))
 		return 1;
-	return 0;
+	return rewrite_port(skb, l4_at, check_at, source, old_port, flow->to_port, mangled);
 }
 
 // Moves a packet of an installed flow to its egress port's `eth0`,

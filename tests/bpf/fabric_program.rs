@@ -16,27 +16,26 @@ use super::{
     SENDER_MAC, TC_ACT_REDIRECT, TC_ACT_SHOT,
 };
 use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, EtherType, Icmpv6Type, PacketBuilder};
-use vnetd::dataplane::nat::{translate, Rewrite};
 use vnetd::host::fabric::{
-    FabricPrograms, FastCounters, FastEntry, FastKey, FastRewrite, GenerationFault, PortCounters,
-    Touched, FABRIC_MAC, SLOTS_PER_CHUNK,
+    FabricPrograms, FastCounters, FastEntry, FastKey, GenerationFault, PortCounters, Touched,
+    FABRIC_MAC, SLOTS_PER_CHUNK,
 };
 use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
 
 /// The egress port's host end (a device that exists: the loopback device
 /// again, the only one a test run has) and its `eth0`'s MAC.
-const EGRESS: u32 = HOST_END;
-const EGRESS_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+pub(super) const EGRESS: u32 = HOST_END;
+pub(super) const EGRESS_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 /// The host end of a port whose `eth0` was deleted: no such device.
 const GONE: u32 = 2002;
 const GONE_TUN: u32 = 2003;
 
-const SOURCE: [u8; 4] = [10, 0, 1, 4];
-const DESTINATION: [u8; 4] = [10, 0, 2, 4];
-const PORTS: (u16, u16) = (40000, 5201);
-const SLOT: u32 = 5;
+pub(super) const SOURCE: [u8; 4] = [10, 0, 1, 4];
+pub(super) const DESTINATION: [u8; 4] = [10, 0, 2, 4];
+pub(super) const PORTS: (u16, u16) = (40000, 5201);
+pub(super) const SLOT: u32 = 5;
 
-fn key(protocol: u8) -> FastKey {
+pub(super) fn key(protocol: u8) -> FastKey {
     flow_key(protocol, SOURCE, DESTINATION, PORTS)
 }
 
@@ -64,7 +63,7 @@ fn counted(programs: &FabricPrograms) -> Vec<(u32, FastCounters)> {
 
 /// Asserts that `frame` took the slow path: redirected (to the port's
 /// TUN), unchanged, counted nowhere.
-fn assert_slow(programs: &FabricPrograms, frame: &[u8], what: &str) {
+pub(super) fn assert_slow(programs: &FabricPrograms, frame: &[u8], what: &str) {
     let outcome = from_port(programs, frame, None);
     assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "{what}: verdict");
     assert_eq!(
@@ -565,190 +564,4 @@ fn what_the_program_drops_of_a_ports_own_packets_is_counted_at_the_port() {
 
 fn solicitation_for_the_fabric() -> Vec<u8> {
     solicitation(REQUESTER, 255)
-}
-
-/// `frame` as the workers would write it translated as `rewrite` says
-/// (the reference the kernel's rewrite is held to), forwarded to the
-/// egress port.
-fn translated_by_the_workers(frame: &[u8], rewrite: Rewrite) -> Vec<u8> {
-    let mut out = forwarded(frame, EGRESS_MAC);
-    translate(&mut out[14..], rewrite, false).expect("the workers translate it");
-    out
-}
-
-/// Whether the IPv4 header's checksum and the TCP or UDP checksum of
-/// `frame` (an Ethernet frame) are right; a UDP checksum of zero is none.
-fn checksums_hold(frame: &[u8]) -> bool {
-    let ip = etherparse::Ipv4HeaderSlice::from_slice(&frame[14..]).unwrap();
-    let header = ip.to_header();
-    let payload = &frame[14 + header.header_len()..];
-    let l4 = match header.protocol {
-        etherparse::IpNumber::TCP => {
-            let tcp = etherparse::TcpHeaderSlice::from_slice(payload).unwrap();
-            let data = &payload[tcp.slice().len()..];
-            tcp.to_header().calc_checksum_ipv4(&header, data).unwrap() == tcp.checksum()
-        }
-        _ => {
-            let udp = etherparse::UdpHeaderSlice::from_slice(payload).unwrap();
-            udp.checksum() == 0
-                || udp
-                    .to_header()
-                    .calc_checksum_ipv4(&header, &payload[8..])
-                    .unwrap()
-                    == udp.checksum()
-        }
-    };
-    header.calc_header_checksum() == header.header_checksum && l4
-}
-
-#[test]
-fn a_translated_flow_is_rewritten_as_the_workers_rewrite_it_with_its_checksums_fixed() {
-    let public = [198, 51, 100, 30];
-    let rewrites = [
-        // Leaving: the private source becomes the public one.
-        FastRewrite::Source {
-            address: public.into(),
-            port: 1025,
-        },
-        // A reply from the Internet: the public destination becomes the
-        // private one.
-        FastRewrite::Destination {
-            address: public.into(),
-            port: 1025,
-        },
-    ];
-    for rewrite in rewrites {
-        let reference = match rewrite {
-            FastRewrite::Source { address, port } => Rewrite::Source {
-                address: address.into(),
-                port,
-            },
-            FastRewrite::Destination { address, port } => Rewrite::Destination {
-                address: address.into(),
-                port,
-            },
-        };
-        for (protocol, frame) in [
-            (IPPROTO_UDP, udp4(SOURCE, DESTINATION, PORTS, 100)),
-            (
-                IPPROTO_TCP,
-                tcp4(SOURCE, DESTINATION, PORTS, |b| b.psh(), 333),
-            ),
-        ] {
-            let programs = one_port();
-            let entry = FastEntry {
-                egress: EGRESS,
-                egress_port: 0,
-                mac: EGRESS_MAC,
-                generation: 3,
-                slot: SLOT,
-                rewrite: Some(rewrite),
-                path_mtu: None,
-            };
-            programs.fabric().install(&key(protocol), entry).unwrap();
-            let outcome = from_port(&programs, &frame, None);
-            let what = format!("{rewrite:?}, protocol {protocol}");
-            assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "{what}");
-            assert_eq!(
-                outcome.packet,
-                translated_by_the_workers(&frame, reference),
-                "{what}"
-            );
-            assert!(checksums_hold(&outcome.packet), "{what}");
-            let counted = slot(&programs, SLOT);
-            assert_eq!(
-                (counted.packets, counted.bytes),
-                (1, (frame.len() - 14) as u64),
-                "{what}: counted once, as it was sent"
-            );
-        }
-    }
-}
-
-#[test]
-fn a_udp_datagram_without_a_checksum_keeps_none_when_translated() {
-    let programs = one_port();
-    let rewrite = FastRewrite::Source {
-        address: [192, 0, 2, 1].into(),
-        port: 1025,
-    };
-    let entry = FastEntry {
-        egress: EGRESS,
-        egress_port: 0,
-        mac: EGRESS_MAC,
-        generation: 3,
-        slot: SLOT,
-        rewrite: Some(rewrite),
-        path_mtu: None,
-    };
-    programs.fabric().install(&key(IPPROTO_UDP), entry).unwrap();
-    let mut frame = udp4(SOURCE, DESTINATION, PORTS, 100);
-    frame[14 + 20 + 6..14 + 20 + 8].copy_from_slice(&[0, 0]);
-    let outcome = from_port(&programs, &frame, None);
-    assert_eq!(outcome.verdict, TC_ACT_REDIRECT);
-    let reference = Rewrite::Source {
-        address: [192, 0, 2, 1].into(),
-        port: 1025,
-    };
-    assert_eq!(outcome.packet, translated_by_the_workers(&frame, reference));
-    assert_eq!(&outcome.packet[14 + 20 + 6..14 + 20 + 8], &[0, 0]);
-    assert!(checksums_hold(&outcome.packet));
-}
-
-fn echo_request(id: u16) -> Vec<u8> {
-    let mut out = Vec::new();
-    PacketBuilder::ethernet2(super::SENDER_MAC, FABRIC_MAC)
-        .ipv4(SOURCE, DESTINATION, 64)
-        .icmpv4_echo_request(id, 7)
-        .write(&mut out, &[0x5a; 56])
-        .unwrap();
-    out
-}
-
-#[test]
-fn an_icmp_echo_keeps_its_identifier_and_has_its_address_translated() {
-    const ID: u16 = 0x4242;
-    let programs = one_port();
-    let key = flow_key(1, SOURCE, DESTINATION, (ID, ID));
-    let rewrite = |port| FastRewrite::Source {
-        address: [198, 51, 100, 10].into(),
-        port,
-    };
-    let entry = |port| FastEntry {
-        egress: EGRESS,
-        egress_port: 0,
-        mac: EGRESS_MAC,
-        generation: 3,
-        slot: SLOT,
-        rewrite: Some(rewrite(port)),
-        path_mtu: None,
-    };
-    programs.fabric().install(&key, entry(ID)).unwrap();
-    let frame = echo_request(ID);
-    let outcome = from_port(&programs, &frame, None);
-    assert_eq!(outcome.verdict, TC_ACT_REDIRECT);
-    let reference = Rewrite::Source {
-        address: [198, 51, 100, 10].into(),
-        port: ID,
-    };
-    assert_eq!(outcome.packet, translated_by_the_workers(&frame, reference));
-    let ip = etherparse::Ipv4HeaderSlice::from_slice(&outcome.packet[14..])
-        .unwrap()
-        .to_header();
-    assert_eq!(ip.calc_header_checksum(), ip.header_checksum);
-    assert_eq!(
-        &outcome.packet[34..],
-        &frame[34..],
-        "the echo itself, its checksum included, is unchanged"
-    );
-    assert_eq!(slot(&programs, SLOT).packets, 1);
-    // An entry that would change the identifier is not the kernel's to
-    // apply: the daemon takes the echo.
-    let programs = one_port();
-    programs.fabric().install(&key, entry(ID + 1)).unwrap();
-    assert_slow(&programs, &frame, "an identifier the entry would change");
-    // Nor is an echo of another identifier, which has no entry.
-    let programs = one_port();
-    programs.fabric().install(&key, entry(ID)).unwrap();
-    assert_slow(&programs, &echo_request(ID + 1), "another identifier");
 }

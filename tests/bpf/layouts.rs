@@ -46,10 +46,11 @@ fn structs() -> Vec<Struct> {
                 ("slot", FLOW_ENTRY_SLOT),
                 ("dst_mac", FLOW_ENTRY_DST_MAC),
                 ("rewrite", FLOW_ENTRY_REWRITE),
-                ("to_addr", FLOW_ENTRY_TO_ADDR),
+                ("to_family", FLOW_ENTRY_TO_FAMILY),
                 ("to_port", FLOW_ENTRY_TO_PORT),
                 ("mtu", FLOW_ENTRY_MTU),
                 ("out_port", FLOW_ENTRY_OUT_PORT),
+                ("to_addr", FLOW_ENTRY_TO_ADDR),
             ],
         ),
         (

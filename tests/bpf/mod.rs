@@ -15,6 +15,7 @@
 pub mod btf;
 mod fabric_model;
 mod fabric_program;
+mod fabric_rewrite;
 mod layouts;
 mod tunnel;
 

@@ -33,7 +33,7 @@ use vnetd::host::netns;
 /// 7000 to the backends' 7100, TCP to 5300 to iperf3's 5201 (by source
 /// address, so that iperf3's two connections meet one server) and TCP to
 /// 9000 to 9100. No probe: both backends are up.
-const LAB: &str = r#"
+pub(super) const LAB: &str = r#"
 vnets:
   - name: lbo
     address_space: [10.40.0.0/16]
@@ -63,7 +63,6 @@ load_balancers:
 
 const FRONTEND: &str = "10.40.2.100";
 const BACKENDS: [(&str, &str); 2] = [("web1", "10.40.2.4"), ("web2", "10.40.2.5")];
-
 /// The lab with a TCP probe of port 8080 on every rule, every 5 s (Azure's
 /// least), one failure marking a backend down.
 fn probed() -> String {
@@ -82,7 +81,7 @@ fn offloading() -> bool {
     !offload_off_by_environment()
 }
 
-fn assert_mode(lab: &Lab) {
+pub(super) fn assert_mode(lab: &Lab) {
     assert_eq!(
         lab.daemon().offload().is_some(),
         offloading(),
@@ -142,7 +141,7 @@ fn moved(lab: &Lab, nic: &str, before: [u64; 6]) -> [u64; 5] {
 
 /// UDP echo servers at port 7100 of both backends: each answers every
 /// datagram, and counts what it got from whom.
-struct UdpEchoes {
+pub(super) struct UdpEchoes {
     stop: Arc<AtomicBool>,
     /// (backend, the sender's port) of every datagram, in order.
     heard: Arc<Mutex<Vec<(String, u16)>>>,
@@ -151,12 +150,17 @@ struct UdpEchoes {
 
 impl UdpEchoes {
     fn start(lab: &Lab) -> UdpEchoes {
+        UdpEchoes::start_at(lab, &BACKENDS)
+    }
+
+    /// Servers at port 7100 of `backends` (each NIC's name and address).
+    pub(super) fn start_at(lab: &Lab, backends: &[(&str, &str)]) -> UdpEchoes {
         let stop = Arc::new(AtomicBool::new(false));
         let heard = Arc::new(Mutex::new(Vec::new()));
-        let threads = BACKENDS
+        let threads = backends
             .iter()
             .map(|&(name, address)| {
-                let at: SocketAddr = format!("{address}:7100").parse().unwrap();
+                let at = SocketAddr::new(address.parse().unwrap(), 7100);
                 let socket =
                     netns::run_in(&lab.ns(name), move || common::udp_bind_again(at)).unwrap();
                 socket
@@ -226,9 +230,11 @@ fn datagram_port() -> SocketAddr {
     format!("{FRONTEND}:7000").parse().unwrap()
 }
 
-/// The IP bytes of each datagram: 20 of IPv4, 8 of UDP, 100 of payload.
+/// The IP bytes of each datagram: 20 of IPv4 (40 of IPv6), 8 of UDP, 100
+/// of payload.
 const PAYLOAD: usize = 100;
 const DATAGRAM_BYTES: u64 = 128;
+const DATAGRAM_BYTES6: u64 = 148;
 
 #[test]
 fn every_datagram_through_an_internal_frontend_is_carried_by_the_kernel_and_counted_once() {
@@ -300,11 +306,23 @@ fn every_datagram_from_the_internet_through_a_public_frontend_is_carried_and_cou
 /// the flow at each, each way, carried by the kernel (but the first) with
 /// offload on.
 fn datagrams_through(lab: &Lab, nic: &str, client: &UdpSocket, frontend: &str) {
-    let echoes = UdpEchoes::start(lab);
+    let to: SocketAddr = format!("{frontend}:7000").parse().unwrap();
+    datagrams_through_at(lab, nic, client, (to, &BACKENDS), UdpEchoes::start(lab));
+}
+
+/// [`datagrams_through`] to the frontend port `to`, whose backends are
+/// `backends` (each NIC's name and address, of `to`'s family), answered
+/// by `echoes`.
+pub(super) fn datagrams_through_at(
+    lab: &Lab,
+    nic: &str,
+    client: &UdpSocket,
+    (to, backends): (SocketAddr, &[(&str, &str)]),
+    echoes: UdpEchoes,
+) {
     client
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
-    let to: SocketAddr = format!("{frontend}:7000").parse().unwrap();
     let before: BTreeMap<&str, [u64; 6]> = [nic, "web1", "web2"]
         .into_iter()
         .map(|n| (n, traffic(lab, n)))
@@ -322,7 +340,7 @@ fn datagrams_through(lab: &Lab, nic: &str, client: &UdpSocket, frontend: &str) {
     assert_eq!(by_backend.len(), 1, "one flow, one backend: {by_backend:?}");
     let (backend, got) = by_backend.into_iter().next().unwrap();
     assert_eq!(got, DATAGRAMS);
-    let address = BACKENDS.iter().find(|(n, _)| *n == backend).unwrap().1;
+    let address = backends.iter().find(|(n, _)| *n == backend).unwrap().1;
     let other = if backend == "web1" { "web2" } else { "web1" };
     // A worker counts a packet just after writing it: the last may be
     // counted an instant after it was read.
@@ -330,7 +348,11 @@ fn datagrams_through(lab: &Lab, nic: &str, client: &UdpSocket, frontend: &str) {
         moved(lab, nic, before[nic])[1] >= DATAGRAMS
             && moved(lab, &backend, before[backend.as_str()])[1] >= DATAGRAMS
     });
-    let full = DATAGRAMS * DATAGRAM_BYTES;
+    let datagram_bytes = match to.is_ipv6() {
+        true => DATAGRAM_BYTES6,
+        false => DATAGRAM_BYTES,
+    };
+    let full = DATAGRAMS * datagram_bytes;
     let client_moved = moved(lab, nic, before[nic]);
     let backend_moved = moved(lab, &backend, before[backend.as_str()]);
     assert_eq!(client_moved[..3], [DATAGRAMS, DATAGRAMS, full], "{nic}");
@@ -343,7 +365,8 @@ fn datagrams_through(lab: &Lab, nic: &str, client: &UdpSocket, frontend: &str) {
     // The flow at each end: the client's to the frontend, the backend's
     // from the client to its own address (translated), both ways.
     let at_client = flow(lab, nic, "Udp", &to.to_string()).expect("the client's flow");
-    let at_backend = flow(lab, &backend, "Udp", &format!("{address}:7100")).expect("its flow");
+    let at_backend = SocketAddr::new(address.parse().unwrap(), 7100).to_string();
+    let at_backend = flow(lab, &backend, "Udp", &at_backend).expect("its flow");
     for f in [&at_client, &at_backend] {
         assert_eq!(
             (

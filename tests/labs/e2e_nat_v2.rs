@@ -27,3 +27,123 @@ fn a_standard_v2_nat_gateway_carries_both_families_and_ping() {
         "StandardV2 translates ICMP echo"
     );
 }
+
+/// A NIC's counters that move with every packet: packets sent (but those
+/// its guest sends that stay on its link, IPv6 listener reports a guest
+/// sends when it pleases), packets received, and the packets the kernel
+/// carried each way.
+fn traffic(lab: &Lab, nic: &str) -> [u64; 4] {
+    let s = lab.stats(nic);
+    [
+        s.packets_sent - s.drops_for(vnetd::dataplane::DropReason::Unroutable),
+        s.packets_received,
+        s.offloaded_packets_sent,
+        s.offloaded_packets_received,
+    ]
+}
+
+/// An IPv6 TCP stream through the StandardV2 NAT gateway, with the fast
+/// path on and off: the server sees the gateway's IPv6 address and every
+/// byte, every segment either end sent is counted received at the other,
+/// and with the fast path on the kernel carries the translated connection
+/// both ways once it is established (`flows` gives no reason to keep it
+/// in the workers), rewriting it as the workers do.
+#[test]
+fn an_ipv6_stream_through_the_gateway_is_carried_by_the_kernel_and_counted_exactly() {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::time::Duration;
+    use vnetd::daemon::reporting::report::flows_of;
+    use vnetd::host::netns;
+    const FIRST: usize = 64 * 1024;
+    const REST: usize = 4 * 1024 * 1024;
+    for (prefix, offload) in [("nat6k", true), ("nat6u", false)] {
+        let options = vnetd::daemon::options::RunOptions {
+            offload,
+            ..Default::default()
+        };
+        let lab = Lab::start_with(prefix, &common::with_netns_prefix(LAB, prefix), options);
+        let what = format!("offload {offload}");
+        let internet = format!("{}.internet", lab.ns("vm1"));
+        let at: SocketAddr = "[2001:db8:ffff::10]:7003".parse().unwrap();
+        let listener = netns::run_in(&internet, move || Ok(TcpListener::bind(at)?)).unwrap();
+        let before = (traffic(&lab, "vm1"), traffic(&lab, "internet"));
+        let mut client = netns::run_in(&lab.ns("vm1"), move || {
+            Ok(TcpStream::connect_timeout(&at, Duration::from_secs(3))?)
+        })
+        .unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let (mut accepted, peer) = listener.accept().unwrap();
+        assert_eq!(peer.ip().to_string(), "2001:db8:100::10", "{what}");
+        accepted
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut total, mut buf) = (0u64, vec![0u8; 65536]);
+            loop {
+                match accepted.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => total += n as u64,
+                    Err(e) => panic!("the server's read: {e}"),
+                }
+            }
+            accepted.write_all(&total.to_be_bytes()).unwrap();
+            total
+        });
+        let flow = || {
+            flows_of(lab.daemon(), Some("vm1")).into_iter().find(|f| {
+                f.protocol == "Tcp" && f.destination.contains("2001:db8:ffff::10") && {
+                    f.destination.ends_with(":7003")
+                }
+            })
+        };
+        client.write_all(&vec![7u8; FIRST]).unwrap();
+        if offload {
+            assert!(
+                common::wait_for(Duration::from_secs(10), || flow()
+                    .is_some_and(|f| f.offloaded)),
+                "{what}: never carried by the kernel: {:?}",
+                flow()
+            );
+        }
+        let seen = flow().expect("the connection's flow");
+        if offload {
+            assert_eq!(seen.not_offloaded_because, None, "{what}: {seen:?}");
+        }
+        assert!(
+            (seen.translated.as_deref()).is_some_and(|t| t.starts_with("as [2001:db8:100::10]:")),
+            "{what}: {seen:?}"
+        );
+        client.write_all(&vec![7u8; REST]).unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = [0u8; 8];
+        client.read_exact(&mut answer).unwrap();
+        let sent = (FIRST + REST) as u64;
+        assert_eq!(u64::from_be_bytes(answer), sent, "{what}");
+        assert_eq!(server.join().unwrap(), sent, "{what}");
+        drop(client);
+        // Every segment one end sent, the other received, counted once at
+        // each (the connection's last segments a moment later).
+        let moved = || {
+            let (v, i) = (traffic(&lab, "vm1"), traffic(&lab, "internet"));
+            let d = |now: [u64; 4], then: [u64; 4]| -> [u64; 4] {
+                std::array::from_fn(|k| now[k] - then[k])
+            };
+            (d(v, before.0), d(i, before.1))
+        };
+        common::wait_for(Duration::from_secs(10), || {
+            let (v, i) = moved();
+            v[0] == i[1] && i[0] == v[1]
+        });
+        let (v, i) = moved();
+        assert_eq!((v[0], i[0]), (i[1], v[1]), "{what}: {v:?} {i:?}");
+        assert!(v[0] > 100, "{what}: the stream's segments: {v:?}");
+        let carried = [v[2], v[3], i[2], i[3]];
+        match offload {
+            true => assert!(carried.iter().all(|n| *n > 0), "{what}: {carried:?}"),
+            false => assert_eq!(carried, [0; 4], "{what}"),
+        }
+    }
+}

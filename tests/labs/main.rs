@@ -40,6 +40,7 @@ mod e2e_internet_everywhere;
 mod e2e_lab;
 mod e2e_lb;
 mod e2e_lb_offload;
+mod e2e_lb_offload_ipv6;
 mod e2e_lb_probe;
 mod e2e_live_page;
 mod e2e_live_state;

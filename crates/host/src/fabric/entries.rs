@@ -8,14 +8,14 @@
 //! `bpf/fabric.h`. Where each member lies is in [`layout`], which
 //! `tests/bpf/layouts.rs` checks against the object's BTF.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use layout::*;
 
 /// Length of `struct flow_key`.
 pub const FLOW_KEY_LEN: usize = 44;
 /// Length of `struct flow_entry`.
-pub const FLOW_ENTRY_LEN: usize = 40;
+pub const FLOW_ENTRY_LEN: usize = 48;
 /// Length of `struct flow_counters`: a cache line.
 pub const FLOW_COUNTERS_LEN: usize = 64;
 /// Slots in one `struct counters_chunk` (`SLOTS_PER_CHUNK`).
@@ -69,15 +69,18 @@ pub mod layout {
     /// `struct flow_entry.rewrite`: `REWRITE_NONE`, `REWRITE_SOURCE` or
     /// `REWRITE_DESTINATION`.
     pub const FLOW_ENTRY_REWRITE: Range<usize> = 22..23;
-    /// `struct flow_entry.to_addr`: an IPv4 address.
-    pub const FLOW_ENTRY_TO_ADDR: Range<usize> = 24..28;
+    /// `struct flow_entry.to_family`: 4 or 6, the family of `to_addr`.
+    pub const FLOW_ENTRY_TO_FAMILY: Range<usize> = 23..24;
     /// `struct flow_entry.to_port` (network order).
-    pub const FLOW_ENTRY_TO_PORT: Range<usize> = 28..30;
+    pub const FLOW_ENTRY_TO_PORT: Range<usize> = 24..26;
     /// `struct flow_entry.mtu` (native order): 0 for none.
-    pub const FLOW_ENTRY_MTU: Range<usize> = 30..32;
+    pub const FLOW_ENTRY_MTU: Range<usize> = 26..28;
     /// `struct flow_entry.out_port` (native order): the egress port's
     /// index in `port_generations`.
-    pub const FLOW_ENTRY_OUT_PORT: Range<usize> = 32..36;
+    pub const FLOW_ENTRY_OUT_PORT: Range<usize> = 28..32;
+    /// `struct flow_entry.to_addr`: an IPv6 address, or an IPv4 one in its
+    /// first 4 bytes.
+    pub const FLOW_ENTRY_TO_ADDR: Range<usize> = 32..48;
 
     /// `struct flow_counters.packets` (native order).
     pub const FLOW_COUNTERS_PACKETS: Range<usize> = 0..8;
@@ -234,9 +237,10 @@ pub struct FastEntry {
     pub generation: u64,
     pub slot: u32,
     /// An address translation on the way, if any: the kernel rewrites
-    /// IPv4 TCP and UDP packets, and the address of an ICMPv4 echo whose
-    /// identifier is the rewrite's port (it stays), checksums fixed;
-    /// anything else of an entry with a rewrite goes to the slow path.
+    /// TCP and UDP packets of either family (to an address of their own
+    /// family alone), and the address of an ICMPv4 echo whose identifier
+    /// is the rewrite's port (it stays), checksums fixed; anything else
+    /// of an entry with a rewrite goes to the slow path.
     pub rewrite: Option<FastRewrite>,
     /// The largest IP packet the path carries, when less than the sending
     /// port takes (a VPN tunnel's 1400): a larger packet, or a
@@ -247,12 +251,12 @@ pub struct FastEntry {
 /// What one side of a packet (address and port) becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FastRewrite {
-    Source { address: Ipv4Addr, port: u16 },
-    Destination { address: Ipv4Addr, port: u16 },
+    Source { address: IpAddr, port: u16 },
+    Destination { address: IpAddr, port: u16 },
 }
 
-/// `struct flow_entry.rewrite`'s values.
-const REWRITE_NONE: u8 = 0;
+/// `struct flow_entry.rewrite`'s values (REWRITE_NONE is 0, an entry's
+/// bytes left as they are).
 const REWRITE_SOURCE: u8 = 1;
 const REWRITE_DESTINATION: u8 = 2;
 
@@ -266,21 +270,33 @@ impl FastEntry {
         out[FLOW_ENTRY_OUT_PORT].copy_from_slice(&self.egress_port.to_ne_bytes());
         out[FLOW_ENTRY_MTU].copy_from_slice(&self.path_mtu.unwrap_or(0).to_ne_bytes());
         let (kind, address, port) = match self.rewrite {
-            None => (REWRITE_NONE, Ipv4Addr::UNSPECIFIED, 0),
+            None => return out,
             Some(FastRewrite::Source { address, port }) => (REWRITE_SOURCE, address, port),
             Some(FastRewrite::Destination { address, port }) => {
                 (REWRITE_DESTINATION, address, port)
             }
         };
         out[FLOW_ENTRY_REWRITE].copy_from_slice(&[kind]);
-        out[FLOW_ENTRY_TO_ADDR].copy_from_slice(&address.octets());
+        match address {
+            IpAddr::V4(v4) => {
+                out[FLOW_ENTRY_TO_FAMILY].copy_from_slice(&[4]);
+                out[FLOW_ENTRY_TO_ADDR][..4].copy_from_slice(&v4.octets());
+            }
+            IpAddr::V6(v6) => {
+                out[FLOW_ENTRY_TO_FAMILY].copy_from_slice(&[6]);
+                out[FLOW_ENTRY_TO_ADDR].copy_from_slice(&v6.octets());
+            }
+        }
         out[FLOW_ENTRY_TO_PORT].copy_from_slice(&port.to_be_bytes());
         out
     }
 
     pub fn from_bytes(bytes: &[u8; FLOW_ENTRY_LEN]) -> FastEntry {
-        let address: [u8; 4] = bytes[FLOW_ENTRY_TO_ADDR].try_into().expect("4 bytes");
-        let address = Ipv4Addr::from(address);
+        let octets: [u8; 16] = bytes[FLOW_ENTRY_TO_ADDR].try_into().expect("16 bytes");
+        let address = match bytes[FLOW_ENTRY_TO_FAMILY.start] {
+            6 => IpAddr::V6(Ipv6Addr::from(octets)),
+            _ => IpAddr::V4(Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3])),
+        };
         let port = u16::from_be_bytes(bytes[FLOW_ENTRY_TO_PORT].try_into().expect("2 bytes"));
         FastEntry {
             generation: u64::from_ne_bytes(
@@ -642,24 +658,41 @@ mod tests {
         assert_eq!(&bytes[8..12], &9u32.to_ne_bytes());
         assert_eq!(&bytes[12..16], &77u32.to_ne_bytes());
         assert_eq!(&bytes[16..22], &[2, 0, 0, 0, 0, 0x0b]);
-        assert_eq!(&bytes[22..32], &[0; 10]);
-        assert_eq!(&bytes[32..36], &5u32.to_ne_bytes());
-        assert_eq!(&bytes[36..40], &[0; 4]);
+        assert_eq!(&bytes[22..28], &[0; 6]);
+        assert_eq!(&bytes[28..32], &5u32.to_ne_bytes());
+        assert_eq!(&bytes[32..48], &[0; 16]);
         assert_eq!(FastEntry::from_bytes(&bytes), entry);
-        for (rewrite, kind) in [
+        let v4: IpAddr = Ipv4Addr::new(198, 51, 100, 10).into();
+        // An IPv6 address whose last 12 bytes are zero: its family, not
+        // its bytes, tells it from an IPv4 one.
+        let v6: IpAddr = "2001:db8:100::".parse().unwrap();
+        for (rewrite, kind, family, octets) in [
             (
                 FastRewrite::Source {
-                    address: Ipv4Addr::new(198, 51, 100, 10),
+                    address: v4,
                     port: 1025,
                 },
                 1,
+                4,
+                [&[198, 51, 100, 10][..], &[0; 12]].concat(),
             ),
             (
                 FastRewrite::Destination {
-                    address: Ipv4Addr::new(198, 51, 100, 10),
+                    address: v4,
                     port: 1025,
                 },
                 2,
+                4,
+                [&[198, 51, 100, 10][..], &[0; 12]].concat(),
+            ),
+            (
+                FastRewrite::Source {
+                    address: v6,
+                    port: 1025,
+                },
+                1,
+                6,
+                [&[0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00][..], &[0; 10]].concat(),
             ),
         ] {
             let translated = FastEntry {
@@ -667,9 +700,9 @@ mod tests {
                 ..entry
             };
             let bytes = translated.to_bytes();
-            assert_eq!(bytes[22], kind);
-            assert_eq!(&bytes[24..28], &[198, 51, 100, 10]);
-            assert_eq!(&bytes[28..30], &1025u16.to_be_bytes());
+            assert_eq!((bytes[22], bytes[23]), (kind, family));
+            assert_eq!(&bytes[24..26], &1025u16.to_be_bytes());
+            assert_eq!(&bytes[32..48], &octets[..]);
             assert_eq!(FastEntry::from_bytes(&bytes), translated);
         }
         let bounded = FastEntry {
@@ -677,7 +710,7 @@ mod tests {
             ..entry
         };
         let bytes = bounded.to_bytes();
-        assert_eq!(&bytes[30..32], &1400u16.to_ne_bytes());
+        assert_eq!(&bytes[26..28], &1400u16.to_ne_bytes());
         assert_eq!(FastEntry::from_bytes(&bytes), bounded);
         let mut counted = [0u8; FLOW_COUNTERS_LEN];
         counted[0..8].copy_from_slice(&3u64.to_ne_bytes());

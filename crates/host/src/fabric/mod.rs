@@ -35,10 +35,10 @@
 //! fabric's programs ([`Fabric::programs`]).
 //!
 //! A flow entry may also rewrite its packets' source or destination
-//! address and port on the way ([`FastRewrite`], IPv4 TCP and UDP, and
-//! the address of an ICMPv4 echo that keeps its identifier: an address
-//! translation its installer decided), fixing the IP and TCP or UDP
-//! checksums; a packet of such an entry it cannot rewrite goes to the
+//! address and port on the way ([`FastRewrite`], TCP and UDP of either
+//! family, and the address of an ICMPv4 echo that keeps its identifier:
+//! an address translation its installer decided), fixing the IPv4 and
+//! TCP or UDP checksums; a packet of such an entry it cannot rewrite goes to the
 //! slow path. ICMPv4 echo requests and replies are keyed by their
 //! identifier, as source and destination port.
 //!

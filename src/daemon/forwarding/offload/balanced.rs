@@ -113,10 +113,7 @@ pub fn balanced_rewrite<O: FlowOwners>(
     if rewrite != expected {
         return Err(Ineligible::LoadBalanced);
     }
-    // The kernel rewrites IPv4 alone.
-    let rewrite = expected
-        .map(|r| kernel_rewrite(r).ok_or(Ineligible::Translated))
-        .transpose()?;
+    let rewrite = expected.map(kernel_rewrite);
     Ok(PinnedRewrite {
         rewrite,
         pin: pin.key,
@@ -210,11 +207,14 @@ impl<O: FlowOwners> Judged<'_, '_, O> {
             tuple,
             ..
         } = *self;
-        let frontends = &snap.nics[sender].translated_frontends;
-        let found = frontends.iter().find_map(|&f| {
-            let fe = snap.frontend(f);
-            Some((fe, self.pin_of(fe)?))
-        });
+        // The frontends of the packet's family: a pin of the other
+        // family's can never claim its 5-tuple.
+        let frontends = || {
+            (snap.nics[sender].translated_frontends.iter())
+                .map(|&f| snap.frontend(f))
+                .filter(|fe| fe.address.is_ipv4() == tuple.source.is_ipv4())
+        };
+        let found = frontends().find_map(|fe| Some((fe, self.pin_of(fe)?)));
         let key = tuple.packet_key();
         let Some((fe, pin)) = found else {
             // Not a pinned flow's: only a packet to a frontend of its own
@@ -234,7 +234,7 @@ impl<O: FlowOwners> Judged<'_, '_, O> {
                 _ => Err(Ineligible::LoadBalanced),
             };
         };
-        if frontends.len() != 1 {
+        if frontends().count() != 1 {
             return Err(Ineligible::LoadBalanced);
         }
         // A flow kept on a backend that went down stays in the workers both
@@ -423,7 +423,7 @@ mod tests {
     /// The kernel's rewrite of `verdict`'s, as the workers made it.
     fn kernel(verdict: Verdict) -> Option<FastRewrite> {
         match verdict {
-            Verdict::Translate { rewrite, .. } => kernel_rewrite(rewrite),
+            Verdict::Translate { rewrite, .. } => Some(kernel_rewrite(rewrite)),
             _ => None,
         }
     }

@@ -31,9 +31,10 @@
 //! appliance's leg onward behind HA ports is delivered as it is. The entry
 //! keeps the pin alive and goes with it. What stays: a flow pinned to a
 //! backend its probe finds down (Azure keeps it there; the workers do), a
-//! flow left unpinned by a full table, IPv6 translations, load-balanced
-//! legs between machines, and a backend's packets that are none of its
-//! frontends' flows (a later client's pin may make them replies).
+//! flow left unpinned by a full table, load-balanced legs between
+//! machines, and a backend's packets that are none of its frontends'
+//! flows (a later client's pin may make them replies). Translations of
+//! either family are carried (TCP and UDP; ICMP echo of IPv4 alone).
 
 use super::request::FastTuple;
 use crate::daemon::forwarding::plane::Plane;
@@ -66,9 +67,9 @@ pub enum Ineligible {
     Unpinned,
     /// Its path paces or delays packets (shaping on).
     Shaped,
-    /// Its translation is not one the kernel carries: IPv6, or none of the
+    /// Its translation is not one the kernel carries: none of the
     /// Internet edge's or a load balancer's (the firewall's DNAT is its
-    /// namespace's).
+    /// namespace's), one between machines, or an ICMPv6 echo's.
     Translated,
     /// To or from a service through a service endpoint: untranslated, but
     /// admitted from the Internet only as the reply of a flow the daemon
@@ -237,8 +238,8 @@ pub struct EdgeRewrite {
 /// Judges the direction `tuple` (as sent) that the workers translated as
 /// `rewrite` between two ports of the fabric under `plane`: the kernel
 /// carries it when the translation is the Internet edge's one, found in
-/// `flows` (by the packet as sent, from either side), of IPv4 TCP, UDP or
-/// ICMP echo (its identifier kept: the memo's port on both sides).
+/// `flows` (by the packet as sent, from either side), of TCP, UDP or
+/// ICMPv4 echo (its identifier kept: the memo's port on both sides).
 pub fn judge_translation(
     plane: &Plane,
     flows: &FlowTable,
@@ -246,10 +247,16 @@ pub fn judge_translation(
     rewrite: Rewrite,
     now_ms: u64,
 ) -> Result<EdgeRewrite, Ineligible> {
-    let carried = matches!(tuple.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_ICMP);
-    let (IpAddr::V4(_), IpAddr::V4(_), true) = (tuple.source, tuple.destination, carried) else {
-        return Err(Ineligible::Translated);
+    // TCP and UDP of either family; an echo of ICMPv4 (an ICMPv6 echo's
+    // checksum covers its addresses, and the kernel does not rewrite it).
+    let carried = match tuple.protocol {
+        IPPROTO_TCP | IPPROTO_UDP => true,
+        IPPROTO_ICMP => tuple.source.is_ipv4(),
+        _ => false,
     };
+    if !carried || tuple.source.is_ipv4() != tuple.destination.is_ipv4() {
+        return Err(Ineligible::Translated);
+    }
     let sent = (
         (tuple.source, tuple.source_port),
         (tuple.destination, tuple.destination_port),
@@ -296,22 +303,15 @@ fn edge_rewrite(
             sent.1 == memo.public && (address, port) == memo.private
         }
     };
-    kernel_rewrite(rewrite).filter(|_| edges)
+    edges.then(|| kernel_rewrite(rewrite))
 }
 
-/// `rewrite` in the kernel's terms; `None` for IPv6, which the kernel
-/// does not rewrite.
-pub(super) fn kernel_rewrite(rewrite: Rewrite) -> Option<FastRewrite> {
+/// `rewrite` in the kernel's terms (either family: the kernel rewrites a
+/// packet only to an address of its own family).
+pub(super) fn kernel_rewrite(rewrite: Rewrite) -> FastRewrite {
     match rewrite {
-        Rewrite::Destination {
-            address: IpAddr::V4(address),
-            port,
-        } => Some(FastRewrite::Destination { address, port }),
-        Rewrite::Source {
-            address: IpAddr::V4(address),
-            port,
-        } => Some(FastRewrite::Source { address, port }),
-        _ => None,
+        Rewrite::Destination { address, port } => FastRewrite::Destination { address, port },
+        Rewrite::Source { address, port } => FastRewrite::Source { address, port },
     }
 }
 
@@ -373,16 +373,39 @@ mod tests {
             port: 40001,
         };
         assert_eq!(edge_rewrite(memo, (remote, memo.public), other_port), None);
-        // IPv6 stays in userspace.
+        // IPv6 is carried the same way.
         let v6 = EdgeMemo {
             private: at("fd00::4", 40000),
-            public: at("2001:db8::30", 40000),
+            public: at("2001:db8::30", 1025),
         };
         let leave = Rewrite::Source {
             address: v6.public.0,
-            port: 40000,
+            port: 1025,
         };
         let remote6 = at("2001:db8:1::10", 7001);
-        assert_eq!(edge_rewrite(v6, (v6.private, remote6), leave), None);
+        assert_eq!(
+            edge_rewrite(v6, (v6.private, remote6), leave),
+            Some(FastRewrite::Source {
+                address: v6.public.0,
+                port: 1025
+            })
+        );
+        let back = Rewrite::Destination {
+            address: v6.private.0,
+            port: 40000,
+        };
+        assert_eq!(
+            edge_rewrite(v6, (remote6, v6.public), back),
+            Some(FastRewrite::Destination {
+                address: v6.private.0,
+                port: 40000
+            })
+        );
+        // Not the memo's own port: not the edge's translation.
+        let elsewhere = Rewrite::Source {
+            address: v6.public.0,
+            port: 1026,
+        };
+        assert_eq!(edge_rewrite(v6, (v6.private, remote6), elsewhere), None);
     }
 }

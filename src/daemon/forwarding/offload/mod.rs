@@ -12,8 +12,9 @@
 //!
 //! What is offloaded: TCP and UDP flows delivered unchanged from one VM's
 //! NIC to another's (NVA legs included, each leg an entry of its own), and
-//! the Internet edge's translated IPv4 TCP and UDP flows and ICMP echoes
-//! (the identifier kept, which the kernel keys them by) between a VM's NIC
+//! the Internet edge's translated TCP and UDP flows of either family and
+//! ICMPv4 echoes (the identifier kept, which the kernel keys them by)
+//! between a VM's NIC
 //! and the Internet, which is a port of the fabric too: out through a NAT
 //! gateway, a public IP or default outbound access with the source
 //! translated, their replies translated back, and a public IP's inbound
