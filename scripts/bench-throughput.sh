@@ -21,8 +21,12 @@
 #               (config/hub-spoke-firewall.yaml)           --paths firewall
 #   f) vnetd:   vm-a -> gateway => Vnet2Vnet => gateway -> vm-b
 #               (scripts/labs/vnet2vnet.yaml)              --paths gateway
+#  a6) with --paths peering6: a) over IPv6 (one TCP stream), and a60)
+#      with --ceiling: a0) over IPv6
+#   g) vnetd:   vm1 -> vm2 across a peering over IPv6
+#               (scripts/labs/peering-ipv6.yaml)           --paths peering6
 #
-# b) to f) are measured once per mode (--modes): "offload", vnetd's
+# b) to g) are measured once per mode (--modes): "offload", vnetd's
 # default, where admitted flows leave userspace for the kernel fast path,
 # and "no-offload" (`vnetd run --no-offload`), where every packet crosses
 # the daemon. e) and f) run with `vnetd run --no-shaping`: a firewall's
@@ -61,7 +65,7 @@
 #            [--binary PATH] [--warmup N] [--parallel N[,N...]] [--udp]
 #            [--udp-rates R[,R...]] [--small] [--connections] [--all]
 #            [--streams N[,N...]] [--pps] [--pps-cpus N] [--latency]
-#            [--paths peering,nva,lb,firewall,gateway]
+#            [--paths peering,nva,lb,firewall,gateway,peering6]
 #            [--modes offload,no-offload] [--vnetd-args ARGS]
 set -euo pipefail
 
@@ -96,10 +100,11 @@ Usage: scripts/bench-throughput.sh [options]   (as root)
   --latency          also measure round trips: sockperf ping-pong over UDP
                      and TCP (a python3 ping-pong if sockperf is missing)
   --paths LIST       vnetd paths, comma-separated, of peering, nva, lb,
-                     firewall, gateway, or all (default peering,nva); the
-                     kernel reference is always measured; firewall and
-                     gateway run with --no-shaping, and their caps are
-                     printed
+                     firewall, gateway, peering6 (one TCP stream over IPv6,
+                     against the kernel's IPv6 forwarding), or all
+                     (default peering,nva); the kernel reference is always
+                     measured; firewall and gateway run with --no-shaping,
+                     and their caps are printed
   --modes LIST       vnetd modes to measure, comma-separated (default
                      offload,no-offload; no-offload adds --no-offload)
   --all              every row: --parallel 2,4 --udp-rates 500M,1G,2G,0
@@ -114,7 +119,9 @@ Usage: scripts/bench-throughput.sh [options]   (as root)
                      the kernel router tracking connections as the
                      firewall's namespace does; with --paths gateway a2),
                      two kernel routers in series, and a3), a) with the
-                     VPN tunnel's MSS of 1350
+                     VPN tunnel's MSS of 1350; with --paths peering6 a60),
+                     a0) over IPv6. The table then gives every row's
+                     ratio to the ceiling of its family too
   --rps MASK         after each lab is up, write MASK (hex CPUs, e.g. 3) to
                      rps_cpus of every receive queue of its fabric's host
                      ends: each guest's packets are steered by flow, which
@@ -140,6 +147,9 @@ RPS_MASK=""
 CEILING=0
 # Extra iperf3 client arguments for the rows being measured (a3: -M).
 IPERF_EXTRA=()
+# Appended to the test names of the rows being measured (", IPv6"): each
+# row's ratio is to the kernel row of the same test name.
+TEST_SUFFIX=""
 PARALLEL_LIST=""
 UDP_RATES=""
 SMALL=0
@@ -198,10 +208,10 @@ for n in ${STREAMS[@]+"${STREAMS[@]}"}; do
 done
 if [[ -z $PPS_CPUS ]]; then PPS_CPUS=$(nproc); fi
 is_uint "$PPS_CPUS" && ((PPS_CPUS >= 1 && PPS_CPUS <= $(nproc))) || die "--pps-cpus takes a number from 1 to nproc ($(nproc))"
-if [[ $PATHS_LIST == all ]]; then PATHS_LIST=peering,nva,lb,firewall,gateway; fi
+if [[ $PATHS_LIST == all ]]; then PATHS_LIST=peering,nva,lb,firewall,gateway,peering6; fi
 IFS=, read -r -a PATHS <<<"$PATHS_LIST"
 for p in ${PATHS[@]+"${PATHS[@]}"}; do
-    [[ $p =~ ^(peering|nva|lb|firewall|gateway)$ ]] || die "--paths takes peering, nva, lb, firewall, gateway or all, comma-separated"
+    [[ $p =~ ^(peering|nva|lb|firewall|gateway|peering6)$ ]] || die "--paths takes peering, nva, lb, firewall, gateway, peering6 or all, comma-separated"
 done
 wants_path() { [[ ",$PATHS_LIST," == *",$1,"* ]]; }
 read -r -a EXTRA_VNETD_ARGS <<<"$VNETD_ARGS"
@@ -593,6 +603,7 @@ measure() {
             [[ $tool == sockperf ]] || test+=" ($tool)"
             ;;
         esac
+        test+=$TEST_SUFFIX
         tag="$ns-$kind-$a-$b-$c-w$workers"
         out=$WORK/$tag
         case $kind in
@@ -776,7 +787,42 @@ if ((CEILING)) && wants_path gateway; then
     IPERF_EXTRA=()
 fi
 
-# --- b) to f) vnetd ---------------------------------------------------------
+# --- a6) kernel forwarding over IPv6; a60) no forwarding over IPv6 ---------
+# Documentation prefixes (RFC 3849) in two /64s; nodad: usable at once.
+if wants_path peering6; then
+    ns_add "$KA"
+    ns_add "$KR"
+    ns_add "$KB"
+    ip -n "$KA" link add eth0 type veth peer name eth-a netns "$KR"
+    ip -n "$KB" link add eth0 type veth peer name eth-b netns "$KR"
+    ip -n "$KA" addr add 2001:db8:a::2/64 dev eth0 nodad
+    ip -n "$KR" addr add 2001:db8:a::1/64 dev eth-a nodad
+    ip -n "$KR" addr add 2001:db8:b::1/64 dev eth-b nodad
+    ip -n "$KB" addr add 2001:db8:b::2/64 dev eth0 nodad
+    for link in "$KA eth0" "$KR eth-a" "$KR eth-b" "$KB eth0"; do
+        read -r ns dev <<<"$link"
+        ip -n "$ns" link set "$dev" up
+    done
+    ip -n "$KA" route add default via 2001:db8:a::1
+    ip -n "$KB" route add default via 2001:db8:b::1
+    ip netns exec "$KR" sysctl -qw net.ipv6.conf.all.forwarding=1
+    TEST_SUFFIX=", IPv6"
+    kernel_rows "a6) kernel IPv6: veth, router ns, veth" "$KA" 2001:db8:b::2 "$KB" tcp-only 2001:db8:a::2 63
+    if ((CEILING)); then
+        CA=$PFX-ca CB=$PFX-cb
+        ns_add "$CA"
+        ns_add "$CB"
+        ip -n "$CA" link add eth0 type veth peer name eth0 netns "$CB"
+        ip -n "$CA" addr add 2001:db8:a::2/64 dev eth0 nodad
+        ip -n "$CB" addr add 2001:db8:a::3/64 dev eth0 nodad
+        ip -n "$CA" link set eth0 up
+        ip -n "$CB" link set eth0 up
+        kernel_rows "a60) no forwarding IPv6: veth between two namespaces" "$CA" 2001:db8:a::3 "$CB" tcp-only 2001:db8:a::2 64
+    fi
+    TEST_SUFFIX=""
+fi
+
+# --- b) to g) vnetd ---------------------------------------------------------
 # The built-in lab with each NIC's namespace renamed under our prefix.
 awk -v pfx="$PFX" '
     /^[^ #]/ { in_nics = ($0 ~ /^network_interfaces:/) }
@@ -802,6 +848,7 @@ done
 LB_CONFIG=$WORK/internal-lb.yaml
 FW_CONFIG=$WORK/hub-spoke-firewall.yaml
 GW_CONFIG=$WORK/vnet2vnet.yaml
+V6_CONFIG=$WORK/peering-ipv6.yaml
 { echo "netns_prefix: $PFX-lb-"; cat "$REPO/scripts/labs/internal-lb.yaml"; } >"$LB_CONFIG"
 {
     echo "netns_prefix: $PFX-fw-"
@@ -810,6 +857,7 @@ GW_CONFIG=$WORK/vnet2vnet.yaml
 } >"$FW_CONFIG"
 grep -q 'name: benchmark-traffic' "$FW_CONFIG" || die "could not add the benchmark's rule to config/hub-spoke-firewall.yaml"
 { echo "netns_prefix: $PFX-gw-"; cat "$REPO/scripts/labs/vnet2vnet.yaml"; } >"$GW_CONFIG"
+{ echo "netns_prefix: $PFX-v6-"; cat "$REPO/scripts/labs/peering-ipv6.yaml"; } >"$V6_CONFIG"
 # The cap each path's lab applies with shaping on, as `vnetd trace` names
 # the path's bottleneck; the runs below lift it (--no-shaping).
 bottleneck() {
@@ -817,12 +865,13 @@ bottleneck() {
         python3 -c 'import json,sys; b=json.load(sys.stdin).get("bottleneck"); print(b["what"] if b else "none")'
 }
 CAPS=()
-for p in lb firewall gateway; do
+for p in lb firewall gateway peering6; do
     wants_path "$p" || continue
     case $p in
     lb) config=$LB_CONFIG ;;
     firewall) config=$FW_CONFIG ;;
     gateway) config=$GW_CONFIG ;;
+    peering6) config=$V6_CONFIG ;;
     esac
     "$BINARY" check "$config" >"$WORK/check-$p.log" 2>&1 || { cat "$WORK/check-$p.log" >&2; die "the $p lab does not pass vnetd check"; }
 done
@@ -958,6 +1007,17 @@ for binary in "${BINARIES[@]}"; do
                 stop_servers
                 stop_vnetd
             fi
+            if wants_path peering6; then
+                start_vnetd "$binary" "$w" "$mode" "$V6_CONFIG"
+                check_path "$PFX-v6-vm1" fd00:82:0:1::4 64
+                start_server "$PFX-v6-vm2"
+                TEST_SUFFIX=", IPv6"
+                measure "g) vnetd IPv6 peering: vm1 -> vm2, $mode$mark" "$w" \
+                    "$PFX-v6-vm1" fd00:82:0:1::4 "$PFX-v6-vm2" tcp-only fd00:81:0:1::4
+                TEST_SUFFIX=""
+                stop_servers
+                stop_vnetd
+            fi
         done
     done
 done
@@ -1008,7 +1068,10 @@ def rate(r):
     if kind == "rtt":
         return 1 / float(rtt.split()[0])
     return float(pps) if pps != "-" else float(bps)
-kernel = {r[2]: rate(r) for r in rows if r[0].startswith("a) kernel")}
+kernel = {r[2]: rate(r) for r in rows if r[0].startswith(("a) kernel", "a6) kernel"))}
+# The ceiling of each test (--ceiling): two namespaces, one veth, nothing
+# forwarding; each row is given as a share of it too.
+ceiling = {r[2]: rate(r) for r in rows if r[0].startswith(("a0) ", "a60) "))}
 has_pps = any(r[3] == "pps" for r in rows)
 has_rtt = any(r[3] == "rtt" for r in rows)
 header = ["path", "workers", "test", "Gbit/s"]
@@ -1017,7 +1080,10 @@ if has_pps:
 header += ["kpps", "retransmits / loss"]
 if has_rtt:
     header.append("round trip µs avg / p50 / p99")
-header += ["vnetd/kernel", "vnetd CPU s/GB (pps: ns/packet)" if has_pps else "vnetd CPU s/GB"]
+header.append("vnetd/kernel")
+if ceiling:
+    header.append("of the ceiling")
+header.append("vnetd CPU s/GB (pps: ns/packet)" if has_pps else "vnetd CPU s/GB")
 print("| " + " | ".join(header) + " |")
 print("|" + "---|" * len(header))
 for r in rows:
@@ -1028,6 +1094,8 @@ for r in rows:
         kpps = "%.2f k conn/s" % (float(pps) / 1e3)
     ref = kernel.get(test)
     ratio = "%.2f" % (rate(r) / ref) if ref else "-"
+    top = ceiling.get(test)
+    of_ceiling = "%.2f" % (rate(r) / top) if top else "-"
     cpu = "-"
     if workers != "-":
         if kind == "pps" and int(packets):
@@ -1040,7 +1108,10 @@ for r in rows:
     cells += [kpps, extra]
     if has_rtt:
         cells.append(" / ".join(rtt.split()) if rtt != "-" else "-")
-    cells += [ratio, cpu]
+    cells.append(ratio)
+    if ceiling:
+        cells.append(of_ceiling)
+    cells.append(cpu)
     print("| " + " | ".join(cells) + " |")
 conns = {r[0]: float(r[7]) for r in rows if r[3] == "conn" and r[1] != "-"}
 on = [v for k, v in conns.items() if ", offload" in k]
