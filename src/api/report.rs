@@ -397,9 +397,12 @@ pub struct FlowReport {
     /// (on the Internet's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub translated: Option<String>,
-    /// Why the flow, sent from this NIC, stays in userspace, when it was
-    /// judged to: `load_balanced`, `backend_down`, `unpinned`, `shaped`,
-    /// `service_endpoint`, `application_rule` or `translated`.
+    /// Why the flow, sent from this NIC, stays in userspace: as judged,
+    /// `load_balanced`, `backend_down`, `unpinned`, `shaped`,
+    /// `service_endpoint`, `application_rule` or `translated`; as refused,
+    /// `offload_full`, `nic_share` or `egress_down`; never asked,
+    /// `offload_off`, `off_fabric`, `protocol` or `translated`. None for a
+    /// TCP or UDP flow not judged yet or whose entry went with its end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_offloaded_because: Option<String>,
 }

@@ -254,7 +254,11 @@ fn assert_flows(lab: &Lab) {
         assert!(!flow.offloaded, "{flow:#?}");
         assert_eq!(
             flow.not_offloaded_because.as_deref(),
-            offloading.then_some("application_rule"),
+            Some(if offloading {
+                "application_rule"
+            } else {
+                "offload_off"
+            }),
             "{flow:#?}"
         );
     }

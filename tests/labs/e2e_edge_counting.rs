@@ -238,7 +238,7 @@ fn datagrams_to_the_internet_are_counted_once_each_with_offload_on_and_off() {
             "{leaving:?}"
         );
         assert_eq!(leaving.offloaded, offload, "{leaving:?}");
-        let why = (!offload).then_some("translated");
+        let why = (!offload).then_some("offload_off");
         assert_eq!(leaving.not_offloaded_because.as_deref(), why, "{leaving:?}");
 
         // Into vm2 through its public IP: the server sees the Internet's

@@ -321,6 +321,13 @@ fn a_nic_that_holds_its_share_of_the_cap_leaves_room_for_the_others() {
             "{report:?}"
         );
         assert_eq!(report.refused_full, 0, "{report:?}");
+        // `flows` names why the refused ones stay: vm1's share.
+        let refused: Vec<_> = (7301..=7306u16)
+            .filter_map(|port| flow(&lab, "vm1", "Udp", &format!("10.0.2.4:{port}")))
+            .filter(|f| !f.offloaded)
+            .map(|f| f.not_offloaded_because)
+            .collect();
+        assert_eq!(refused, vec![Some("nic_share".to_string()); 2]);
     } else {
         assert_eq!(carried(), 0);
     }
@@ -375,6 +382,12 @@ fn flows_beyond_the_cap_stay_in_userspace_and_are_counted_there() {
     let f = flow(&lab, "vm1", "Udp", "10.0.2.4:7202").unwrap();
     assert_eq!(f.packets_forward, 5);
     assert!(!f.offloaded, "{f:?}");
+    let why = if offloading() {
+        "offload_full"
+    } else {
+        "offload_off"
+    };
+    assert_eq!(f.not_offloaded_because.as_deref(), Some(why), "{f:?}");
 }
 
 /// Sends five datagrams from `client` to `to` and checks that none
@@ -683,4 +696,28 @@ fn retransmitted_segments(ns: &str) -> u64 {
         .expect("a value")
         .parse()
         .expect("a number")
+}
+
+/// A ping between two VMs is ICMP, which no kernel entry carries
+/// untranslated: it stays in the daemon, and `flows` says why.
+#[test]
+fn a_ping_stays_in_the_daemon_and_flows_say_why() {
+    let lab = Lab::start("officmp", HUB_SPOKE);
+    assert_mode(&lab);
+    assert!(common::ping(&lab.ns("vm1"), "10.0.2.4"));
+    let pinged = flows_of(lab.daemon(), Some("vm1"))
+        .into_iter()
+        .find(|f| f.protocol == "Icmp" && f.destination.starts_with("10.0.2.4"))
+        .expect("the ping's flow");
+    assert!(!pinged.offloaded, "{pinged:?}");
+    let why = if offloading() {
+        "protocol"
+    } else {
+        "offload_off"
+    };
+    assert_eq!(
+        pinged.not_offloaded_because.as_deref(),
+        Some(why),
+        "{pinged:?}"
+    );
 }

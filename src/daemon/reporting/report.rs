@@ -163,6 +163,40 @@ fn backends_with_flows(daemon: &Daemon) -> Vec<BackendReport> {
         .collect()
 }
 
+/// What says why a flow the kernel does not carry stays in the daemon,
+/// when the offload neither judged nor refused it.
+struct Stays {
+    /// The lab offloads (no `--no-offload`).
+    offloading: bool,
+    /// The flow's port is on the fabric (a gateway's, a site's or a
+    /// prober's is a TUN device).
+    on_fabric: bool,
+    protocol: u8,
+    /// The Internet edge translates it.
+    translated: bool,
+}
+
+impl Stays {
+    /// `offload_off`, `off_fabric`, `protocol` (neither TCP nor UDP nor an
+    /// ICMPv4 echo the edge translates) or `translated` (an ICMPv6 echo
+    /// the edge translates); none for a TCP or UDP flow not judged yet
+    /// (its first packets) or whose entry went with its end (FIN, RST).
+    fn because(&self) -> Option<&'static str> {
+        if !self.offloading {
+            return Some("offload_off");
+        }
+        if !self.on_fabric {
+            return Some("off_fabric");
+        }
+        match self.protocol {
+            IPPROTO_TCP | IPPROTO_UDP => None,
+            IPPROTO_ICMP if self.translated => None,
+            IPPROTO_ICMPV6 if self.translated => Some("translated"),
+            _ => Some("protocol"),
+        }
+    }
+}
+
 /// The tracked flows of `only` (or of every NIC), sorted.
 pub fn flows_of(daemon: &Daemon, only: Option<&str>) -> Vec<FlowReport> {
     flows_report(daemon, only).flows
@@ -215,14 +249,20 @@ pub fn flows_report(daemon: &Daemon, only: Option<&str>) -> FlowsReport {
         let port = PortId::of_owner(flow.owner);
         let tuple = FastTuple::of_key(key);
         let offloaded = tuple.is_some_and(|t| paths.in_kernel(port, direction, t));
-        // Why it stays here, as judged; a translated flow of a port off the
-        // fabric or of a lab without offload stays for its translation.
-        let on_fabric = daemon.offload().is_some() && plane.ports[nic].fast.is_some();
+        // Why it stays here: as judged or refused by the offload, else as
+        // the lab and the flow's port and protocol say.
+        let stays = Stays {
+            offloading: daemon.offload().is_some(),
+            on_fabric: plane.ports[nic].fast.is_some(),
+            protocol: flow.key.proto,
+            translated: translated.is_some(),
+        };
         let not_offloaded_because = match offloaded {
             true => None,
             false => (tuple.and_then(|t| paths.why_not(port, t)))
-                .map(|why| why.as_str().to_string())
-                .or_else(|| (translated.is_some() && !on_fabric).then(|| "translated".to_string())),
+                .map(|why| why.as_str())
+                .or_else(|| stays.because())
+                .map(str::to_string),
         };
         out.push(FlowReport {
             host: snap.topology.placement.local_name(),
@@ -339,5 +379,33 @@ mod tests {
     fn since_reads_as_rfc3339_utc() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_542_110_435_389);
         assert_eq!(rfc3339(t), "2018-11-13T12:00:35Z");
+    }
+
+    #[test]
+    fn a_flow_the_offload_never_judged_is_named_by_its_lab_port_and_protocol() {
+        let stays = |offloading, on_fabric, protocol, translated| {
+            Stays {
+                offloading,
+                on_fabric,
+                protocol,
+                translated,
+            }
+            .because()
+        };
+        // The lab's choice first, then the port's, then the protocol's.
+        assert_eq!(
+            stays(false, false, IPPROTO_ICMP, false),
+            Some("offload_off")
+        );
+        assert_eq!(stays(true, false, IPPROTO_TCP, true), Some("off_fabric"));
+        assert_eq!(stays(true, true, IPPROTO_ICMP, false), Some("protocol"));
+        assert_eq!(stays(true, true, 47, false), Some("protocol"));
+        assert_eq!(stays(true, true, IPPROTO_ICMPV6, true), Some("translated"));
+        assert_eq!(stays(true, true, IPPROTO_ICMPV6, false), Some("protocol"));
+        // Carried once judged: nothing to say before (its first packets)
+        // or after its entry went with its end.
+        assert_eq!(stays(true, true, IPPROTO_TCP, false), None);
+        assert_eq!(stays(true, true, IPPROTO_UDP, true), None);
+        assert_eq!(stays(true, true, IPPROTO_ICMP, true), None);
     }
 }

@@ -102,6 +102,10 @@ pub struct Book {
     /// Directions judged to stay in userspace, under `judged_generation`.
     judged: HashMap<(PortId, FastTuple), Ineligible>,
     judged_generation: u64,
+    /// Directions refused an entry (the cap, a NIC's share, a receiver
+    /// gone), under `judged_generation`: asked again at their next
+    /// packets, so never consulted before an install, only reported.
+    refused: HashMap<(PortId, FastTuple), Ineligible>,
     /// Refusals because a NIC held its share, per NIC.
     pub refused_share: HashMap<PortId, u64>,
 }
@@ -123,6 +127,7 @@ impl Book {
             per_sender: HashMap::new(),
             judged: HashMap::new(),
             judged_generation: 0,
+            refused: HashMap::new(),
             refused_share: HashMap::new(),
         }
     }
@@ -201,6 +206,7 @@ impl Book {
     ) -> Option<Ineligible> {
         if generation != self.judged_generation {
             self.judged.clear();
+            self.refused.clear();
             self.judged_generation = generation;
             return None;
         }
@@ -212,14 +218,40 @@ impl Book {
     pub fn judge(&mut self, port: PortId, tuple: FastTuple, generation: u64, why: Ineligible) {
         if generation != self.judged_generation || self.judged.len() >= JUDGED_KEPT {
             self.judged.clear();
+            self.refused.clear();
             self.judged_generation = generation;
         }
         self.judged.insert((port, tuple), why);
     }
 
-    /// Each judged direction, by sending port and the flow's one name.
+    /// Records that the direction `tuple` sent by `port` was refused an
+    /// entry under `generation`, and why, until an install of it
+    /// ([`Book::installed_for`]).
+    pub fn refuse(&mut self, port: PortId, tuple: FastTuple, generation: u64, why: Ineligible) {
+        if generation != self.judged_generation {
+            self.judged.clear();
+            self.refused.clear();
+            self.judged_generation = generation;
+        }
+        if self.refused.len() >= JUDGED_KEPT {
+            self.refused.clear();
+        }
+        self.refused.insert((port, tuple), why);
+    }
+
+    /// The direction `tuple` sent by `port` has an entry now: no refusal
+    /// of it stands.
+    pub fn installed_for(&mut self, port: PortId, tuple: FastTuple) {
+        self.refused.remove(&(port, tuple));
+    }
+
+    /// Each judged or refused direction, by sending port and the flow's
+    /// one name (a judgment over a refusal).
     pub fn judged_flows(&self) -> impl Iterator<Item = ((PortId, FastTuple), Ineligible)> + '_ {
-        self.judged.iter().map(|(k, v)| (*k, *v))
+        let refused_only = (self.refused.iter()).filter(|(k, _)| !self.judged.contains_key(k));
+        refused_only
+            .chain(self.judged.iter())
+            .map(|(k, v)| (*k, *v))
     }
 
     /// Each leg the kernel carries packets of: the port, the direction the

@@ -79,6 +79,13 @@ pub enum Ineligible {
     /// judge the name asked: the firewall's part runs in userspace, and
     /// the legs to it stay with it.
     ApplicationRule,
+    /// Not a judgment but a refusal, asked again at the flow's next
+    /// packets: the fabric holds its cap of entries.
+    Full,
+    /// A refusal: its NIC holds its share of the cap.
+    NicShare,
+    /// A refusal: the receiving NIC's `eth0` is gone or down.
+    EgressDown,
 }
 
 impl Ineligible {
@@ -91,6 +98,9 @@ impl Ineligible {
             Ineligible::Translated => "translated",
             Ineligible::ServiceEndpoint => "service_endpoint",
             Ineligible::ApplicationRule => "application_rule",
+            Ineligible::Full => "offload_full",
+            Ineligible::NicShare => "nic_share",
+            Ineligible::EgressDown => "egress_down",
         }
     }
 }

@@ -438,12 +438,15 @@ impl Offload {
         };
         // Never toward a port whose `eth0` is gone or down: the workers
         // still deliver there, and the drops are counted.
+        let named = tuple.canonical();
+        let generation = request.generation;
         if request
             .leg
             .receiver_here()
             .is_some_and(|to| !self.fabric.has_port(to.host_end))
         {
             self.totals.refused_egress_gone.fetch_add(1, Relaxed);
+            book.refuse(local, named, generation, Ineligible::EgressDown);
             return;
         }
         let Some(ingress_direction) = self.admitted(&request, tuple, flows) else {
@@ -452,6 +455,7 @@ impl Offload {
         let replacing = book.installed.contains_key(&key);
         if !replacing && book.installed.len() >= self.fabric.capacity() as usize {
             self.totals.refused_full.fetch_add(1, Relaxed);
+            book.refuse(local, named, generation, Ineligible::Full);
             return;
         }
         // What the Internet sends counts against its receiver's share: it
@@ -467,10 +471,12 @@ impl Offload {
         if !replacing && book.sent_by(charged) >= share {
             self.totals.refused_share.fetch_add(1, Relaxed);
             *book.refused_share.entry(charged).or_default() += 1;
+            book.refuse(local, named, generation, Ineligible::NicShare);
             return;
         }
         let Some((slot, counted)) = book.take_slot() else {
             self.totals.refused_full.fetch_add(1, Relaxed);
+            book.refuse(local, named, generation, Ineligible::Full);
             return;
         };
         let rewrite = carried.rewrite;
@@ -488,11 +494,13 @@ impl Offload {
                 book.untake_slot(slot, counted);
                 if err == InstallError::Full {
                     self.totals.refused_full.fetch_add(1, Relaxed);
+                    book.refuse(local, named, generation, Ineligible::Full);
                 }
                 return;
             }
         };
         self.totals.installed.fetch_add(1, Relaxed);
+        book.installed_for(local, named);
         book.insert(
             key,
             Installed {
