@@ -42,11 +42,11 @@
 // A flow entry may rewrite its packets' source or destination address and
 // port (an address translation the daemon decided: TCP and UDP of either
 // family, to an address of the packet's own family, and the address of an
-// ICMPv4 echo, its identifier kept), with
-// the IPv4 header's checksum and the TCP or UDP checksum fixed (its
-// pseudo-header included; a partial checksum stays partial, for the
-// receiver or the segmentation to finish; a UDP checksum of zero, none,
-// stays zero). The packet's flow key is the one it arrives with.
+// ICMP echo of either family, its identifier kept), with
+// the IPv4 header's checksum and the TCP, UDP or ICMPv6 checksum fixed
+// (its pseudo-header included; a partial checksum stays partial, for the
+// receiver or the segmentation to finish; an IPv4 UDP checksum of zero,
+// none, stays zero; an IPv6 one, which IPv6 forbids, goes to the daemon). The packet's flow key is the one it arrives with.
 //
 // Every flow entry carries the generation of the rules that decided it,
 // and is used only while that generation is at least the fabric's floor
@@ -589,11 +589,16 @@ static __always_inline int l4_checksum_at(__u8 proto, __u32 l4_at, __u32 *check_
 	return -1;
 }
 
-// `rewrite` for an IPv6 TCP or UDP packet (no extension headers:
-// `read_flow` saw to that). IPv6 has no header checksum; the address is
-// in the transport checksum's pseudo-header, whose sum changes by the
-// difference of the 16 bytes (`bpf_csum_diff`), applied as a partial
-// checksum's pseudo-header sum or the full one alike (BPF_F_PSEUDO_HDR).
+// Where an ICMP header holds its checksum.
+#define ICMP_CHECKSUM_AT 2
+
+// `rewrite` for an IPv6 TCP or UDP packet or ICMPv6 echo (no extension
+// headers: `read_flow` saw to that). IPv6 has no header checksum; the
+// address is in the transport checksum's pseudo-header (ICMPv6's too),
+// whose sum changes by the difference of the 16 bytes (`bpf_csum_diff`),
+// applied as a partial checksum's pseudo-header sum or the full one alike
+// (BPF_F_PSEUDO_HDR). A UDP checksum of zero, which IPv6 forbids, is the
+// daemon's to judge.
 static __always_inline int rewrite6(struct __sk_buff *skb, const struct flow_entry *flow,
 				    const struct flow_key *key)
 {
@@ -603,9 +608,21 @@ static __always_inline int rewrite6(struct __sk_buff *skb, const struct flow_ent
 	__u32 addr_at = ip_at + (source ? __builtin_offsetof(struct ipv6hdr, saddr)
 					: __builtin_offsetof(struct ipv6hdr, daddr));
 	__u32 check_at;
-	__u64 mangled;
-	if (l4_checksum_at(key->proto, l4_at, &check_at, &mangled))
+	__u64 mangled = 0;
+	int echo = key->proto == IPPROTO_ICMPV6_;
+	if (echo) {
+		// An echo keeps its identifier, the entry's port.
+		if (flow->to_port != key->sport)
+			return -1;
+		check_at = l4_at + ICMP_CHECKSUM_AT;
+	} else if (l4_checksum_at(key->proto, l4_at, &check_at, &mangled)) {
 		return -1;
+	}
+	if (key->proto == IPPROTO_UDP) {
+		__u16 check;
+		if (bpf_skb_load_bytes(skb, check_at, &check, sizeof(check)) || check == 0)
+			return -1;
+	}
 	// The key holds the address and port as the packet carries them.
 	__be32 old_addr[4], new_addr[4];
 	__builtin_memcpy(old_addr, source ? key->saddr : key->daddr, 16);
@@ -618,6 +635,8 @@ static __always_inline int rewrite6(struct __sk_buff *skb, const struct flow_ent
 		return -1;
 	if (bpf_skb_store_bytes(skb, addr_at, new_addr, sizeof(new_addr), 0))
 		return 1;
+	if (echo)
+		return 0;
 	return rewrite_port(skb, l4_at, check_at, source, old_port, flow->to_port, mangled);
 }
 
@@ -758,13 +777,15 @@ static __always_inline int into_tunnel(struct __sk_buff *skb, const struct port 
 
 #define ICMP_ECHO_REPLY 0
 #define ICMP_ECHO_REQUEST 8
+#define ICMPV6_ECHO_REQUEST 128
+#define ICMPV6_ECHO_REPLY 129
 // Type, code, checksum, identifier, sequence number.
 #define ICMP_ECHO_LEN 8
 
 // Reads the flow of an Ethernet frame's IP packet into `key` (all but its
 // ifindex), with the packet's IP length and the length of its headers (IP
 // and TCP, UDP or ICMP echo). Returns -1 for a frame that is not for a
-// fast path: not TCP, UDP or an ICMPv4 echo request or reply, a TCP SYN,
+// fast path: not TCP, UDP or an ICMP echo request or reply, a TCP SYN,
 // FIN or RST, a fragment, IPv4 options or IPv6 extension headers, or too
 // short. (An ICMP echo has entries only where the daemon translates it.)
 static __always_inline int read_flow(struct __sk_buff *skb, struct flow_key *key,
@@ -822,12 +843,15 @@ static __always_inline int read_flow(struct __sk_buff *skb, struct flow_key *key
 		key->sport = udp->source;
 		key->dport = udp->dest;
 		*headers_len = l3_len + sizeof(*udp);
-	} else if (key->proto == IPPROTO_ICMP && key->family == 4) {
+	} else if ((key->proto == IPPROTO_ICMP && key->family == 4) ||
+		   (key->proto == IPPROTO_ICMPV6_ && key->family == 6)) {
 		// An echo request or reply, keyed by its identifier both ways,
 		// as the daemon keys it.
 		if ((void *)(l4 + ICMP_ECHO_LEN) > end)
 			return -1;
-		if ((l4[0] != ICMP_ECHO_REPLY && l4[0] != ICMP_ECHO_REQUEST) || l4[1] != 0)
+		int echo = key->family == 4 ? (l4[0] == ICMP_ECHO_REPLY || l4[0] == ICMP_ECHO_REQUEST)
+					    : (l4[0] == ICMPV6_ECHO_REQUEST || l4[0] == ICMPV6_ECHO_REPLY);
+		if (!echo || l4[1] != 0)
 			return -1;
 		__builtin_memcpy(&key->sport, l4 + 4, 2);
 		key->dport = key->sport;

@@ -401,8 +401,8 @@ pub struct FlowReport {
     /// `load_balanced`, `backend_down`, `unpinned`, `shaped`,
     /// `service_endpoint`, `application_rule` or `translated`; as refused,
     /// `offload_full`, `nic_share` or `egress_down`; never asked,
-    /// `offload_off`, `off_fabric`, `protocol` or `translated`. None for a
-    /// TCP or UDP flow not judged yet or whose entry went with its end.
+    /// `offload_off`, `off_fabric` or `protocol`. None for a flow not
+    /// judged yet or whose entry went with its end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_offloaded_because: Option<String>,
 }

@@ -382,3 +382,153 @@ fn a_rewrite_to_the_other_family_is_left_to_the_daemon() {
         assert_slow(&programs, &frame, &format!("protocol {protocol} to {to}"));
     }
 }
+
+/// An ICMPv6 echo request from `src` to `dst` with identifier `id`, sent
+/// by [`SENDER_MAC`] to the fabric.
+fn echo6_request(src: [u8; 16], dst: [u8; 16], id: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(SENDER_MAC, FABRIC_MAC)
+        .ipv6(src, dst, 64)
+        .icmpv6_echo_request(id, 7)
+        .write(&mut out, &[0x5a; 56])
+        .unwrap();
+    out
+}
+
+/// Whether the ICMPv6 checksum of `frame` (an Ethernet frame of IPv6, no
+/// extension headers) is right.
+fn icmpv6_checksum_holds(frame: &[u8]) -> bool {
+    let ip = etherparse::Ipv6HeaderSlice::from_slice(&frame[14..])
+        .unwrap()
+        .to_header();
+    let icmp = etherparse::Icmpv6Slice::from_slice(&frame[14 + 40..]).unwrap();
+    let header = icmp.header();
+    header
+        .icmp_type
+        .calc_checksum(ip.source, ip.destination, icmp.payload())
+        .unwrap()
+        == header.checksum
+}
+
+/// An ICMPv6 echo through a StandardV2 NAT gateway: its address rewritten
+/// either way as the workers rewrite it, its identifier kept, its
+/// checksum (which covers the addresses) right; an entry that would
+/// change the identifier, or another identifier, is the daemon's.
+#[test]
+fn an_icmpv6_echo_keeps_its_identifier_and_has_its_address_translated() {
+    const ID: u16 = 0x4242;
+    let private = [0xfd, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 4];
+    let public = [
+        0x20, 0x01, 0x0d, 0xb8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let remote = [
+        0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    // Out: the private source becomes the public one; back: the public
+    // destination becomes the private one.
+    let ways = [
+        (
+            private,
+            remote,
+            Rewrite::Source {
+                address: public.into(),
+                port: ID,
+            },
+        ),
+        (
+            remote,
+            public,
+            Rewrite::Destination {
+                address: private.into(),
+                port: ID,
+            },
+        ),
+    ];
+    for (src, dst, reference) in ways {
+        let key = |id| FastKey {
+            ingress: HOST_END,
+            protocol: 58,
+            source: src.into(),
+            destination: dst.into(),
+            source_port: id,
+            destination_port: id,
+        };
+        let entry = |port| FastEntry {
+            egress: EGRESS,
+            egress_port: 0,
+            mac: EGRESS_MAC,
+            generation: 3,
+            slot: SLOT,
+            rewrite: Some(match reference {
+                Rewrite::Source { address, .. } => FastRewrite::Source { address, port },
+                Rewrite::Destination { address, .. } => FastRewrite::Destination { address, port },
+            }),
+            path_mtu: None,
+        };
+        let frame = echo6_request(src, dst, ID);
+        let programs = one_port();
+        programs.fabric().install(&key(ID), entry(ID)).unwrap();
+        let outcome = from_port(&programs, &frame, None);
+        let what = format!("{reference:?}");
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "{what}");
+        assert_eq!(
+            outcome.packet,
+            translated_by_the_workers(&frame, reference),
+            "{what}"
+        );
+        assert!(icmpv6_checksum_holds(&outcome.packet), "{what}");
+        assert_eq!(slot(&programs, SLOT).packets, 1, "{what}");
+        let programs = one_port();
+        programs.fabric().install(&key(ID), entry(ID + 1)).unwrap();
+        assert_slow(&programs, &frame, "an identifier the entry would change");
+        let programs = one_port();
+        programs.fabric().install(&key(ID), entry(ID)).unwrap();
+        assert_slow(
+            &programs,
+            &echo6_request(src, dst, ID + 1),
+            "another identifier",
+        );
+    }
+}
+
+/// An IPv6 UDP datagram with a checksum of zero, which IPv6 forbids, is
+/// left to the daemon rather than rewritten.
+#[test]
+fn an_ipv6_datagram_without_a_checksum_is_left_to_the_daemon() {
+    let src = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4];
+    let dst = [
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let programs = one_port();
+    let key = FastKey {
+        ingress: HOST_END,
+        protocol: IPPROTO_UDP,
+        source: src.into(),
+        destination: dst.into(),
+        source_port: PORTS.0,
+        destination_port: PORTS.1,
+    };
+    let entry = FastEntry {
+        egress: EGRESS,
+        egress_port: 0,
+        mac: EGRESS_MAC,
+        generation: 3,
+        slot: SLOT,
+        rewrite: Some(FastRewrite::Source {
+            address: [
+                0x20, 0x01, 0x0d, 0xb8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+            ]
+            .into(),
+            port: 1025,
+        }),
+        path_mtu: None,
+    };
+    programs.fabric().install(&key, entry).unwrap();
+    let mut frame = l4_over_ipv6(IPPROTO_UDP, src, dst, PORTS, 100);
+    frame[14 + 40 + 6..14 + 40 + 8].copy_from_slice(&[0, 0]);
+    assert_slow(&programs, &frame, "a zero checksum");
+    // With its checksum, the same datagram is carried.
+    let frame = l4_over_ipv6(IPPROTO_UDP, src, dst, PORTS, 100);
+    assert_eq!(from_port(&programs, &frame, None).verdict, TC_ACT_REDIRECT);
+    assert_eq!(slot(&programs, SLOT).packets, 1);
+}

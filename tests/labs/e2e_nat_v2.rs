@@ -1,7 +1,9 @@
 //! A StandardV2 NAT gateway in a dual-stack subnet, live: `curl` to the
 //! Internet's IPv4 and IPv6 echo servers shows the gateway's address of
 //! each family, and `ping` through it is answered (StandardV2 translates
-//! ICMP echo). Needs root.
+//! ICMP echo); an IPv6 stream through it and an IPv6 ping through a
+//! public IPv6 address are carried by the kernel and counted exactly.
+//! Needs root.
 
 use crate::common;
 
@@ -143,6 +145,76 @@ fn an_ipv6_stream_through_the_gateway_is_carried_by_the_kernel_and_counted_exact
         let (v, i) = moved();
         assert_eq!((v[0], i[0]), (i[1], v[1]), "{what}: {v:?} {i:?}");
         assert!(v[0] > 100, "{what}: the stream's segments: {v:?}");
+        let carried = [v[2], v[3], i[2], i[3]];
+        match offload {
+            true => assert!(carried.iter().all(|n| *n > 0), "{what}: {carried:?}"),
+            false => assert_eq!(carried, [0; 4], "{what}"),
+        }
+    }
+}
+
+/// A dual-stack VM with a public IPv6 address of its own (one to one),
+/// and an Internet server to ping.
+const PUBLIC_IPV6: &str = r#"
+internet:
+  servers:
+    - {name: echo6, address: '2001:db8:ffff::10', ports: [80]}
+public_ip_addresses:
+  - {name: vm1-pip6, ip_address: '2001:db8:100::20'}
+vnets:
+  - name: vn
+    address_space: [10.1.0.0/16, 'fd00:1::/48']
+    subnets:
+      - {name: app, address_prefixes: [10.1.1.0/24, 'fd00:1:0:1::/64']}
+network_interfaces:
+  - name: vm1
+    subnet: vn/app
+    public_ip_address: vm1-pip6
+    ip_configurations:
+      - {name: v4, private_ip_address: 10.1.1.4}
+      - {name: v6, private_ip_address: 'fd00:1:0:1::4'}
+"#;
+
+/// An IPv6 ping out through a VM's public IPv6 address, with the fast path
+/// on and off: every echo answered, every echo and reply counted once at
+/// the VM and at the Internet, and with the fast path on the kernel
+/// carries the echoes once the workers have translated the first, both
+/// ways, their checksums (which cover the addresses) fixed.
+#[test]
+fn an_ipv6_ping_through_a_public_ip_is_carried_by_the_kernel_and_counted_exactly() {
+    use std::time::Duration;
+    const ECHOES: u64 = 20;
+    for (prefix, offload) in [("pip6pk", true), ("pip6pu", false)] {
+        let options = vnetd::daemon::options::RunOptions {
+            offload,
+            ..Default::default()
+        };
+        let text = common::with_netns_prefix(PUBLIC_IPV6, prefix);
+        let lab = Lab::start_with(prefix, &text, options);
+        let what = format!("offload {offload}");
+        let before = (traffic(&lab, "vm1"), traffic(&lab, "internet"));
+        let pinged = std::process::Command::new("ip")
+            .args(["netns", "exec", &lab.ns("vm1"), "ping", "-6", "-n", "-q"])
+            .args(["-c", &ECHOES.to_string(), "-i", "0.05", "-W", "2"])
+            .arg("2001:db8:ffff::10")
+            .output()
+            .unwrap();
+        assert!(pinged.status.success(), "{what}: {pinged:?}");
+        let moved = || {
+            let (v, i) = (traffic(&lab, "vm1"), traffic(&lab, "internet"));
+            let d = |now: [u64; 4], then: [u64; 4]| -> [u64; 4] {
+                std::array::from_fn(|k| now[k] - then[k])
+            };
+            (d(v, before.0), d(i, before.1))
+        };
+        // Each echo and each reply, counted once where it was sent and
+        // where it arrived (the last an instant after it was read).
+        common::wait_for(Duration::from_secs(10), || {
+            let (v, i) = moved();
+            v[0] == ECHOES && i[1] == ECHOES && i[0] == ECHOES && v[1] == ECHOES
+        });
+        let (v, i) = moved();
+        assert_eq!([v[0], i[1], i[0], v[1]], [ECHOES; 4], "{what}: {v:?} {i:?}");
         let carried = [v[2], v[3], i[2], i[3]];
         match offload {
             true => assert!(carried.iter().all(|n| *n > 0), "{what}: {carried:?}"),

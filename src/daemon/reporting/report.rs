@@ -177,10 +177,10 @@ struct Stays {
 }
 
 impl Stays {
-    /// `offload_off`, `off_fabric`, `protocol` (neither TCP nor UDP nor an
-    /// ICMPv4 echo the edge translates) or `translated` (an ICMPv6 echo
-    /// the edge translates); none for a TCP or UDP flow not judged yet
-    /// (its first packets) or whose entry went with its end (FIN, RST).
+    /// `offload_off`, `off_fabric` or `protocol` (neither TCP nor UDP nor
+    /// an ICMP echo the edge translates); none for a flow the offload asks
+    /// about but has not judged yet (its first packets) or whose entry
+    /// went with its end (FIN, RST).
     fn because(&self) -> Option<&'static str> {
         if !self.offloading {
             return Some("offload_off");
@@ -190,8 +190,7 @@ impl Stays {
         }
         match self.protocol {
             IPPROTO_TCP | IPPROTO_UDP => None,
-            IPPROTO_ICMP if self.translated => None,
-            IPPROTO_ICMPV6 if self.translated => Some("translated"),
+            IPPROTO_ICMP | IPPROTO_ICMPV6 if self.translated => None,
             _ => Some("protocol"),
         }
     }
@@ -400,12 +399,12 @@ mod tests {
         assert_eq!(stays(true, false, IPPROTO_TCP, true), Some("off_fabric"));
         assert_eq!(stays(true, true, IPPROTO_ICMP, false), Some("protocol"));
         assert_eq!(stays(true, true, 47, false), Some("protocol"));
-        assert_eq!(stays(true, true, IPPROTO_ICMPV6, true), Some("translated"));
         assert_eq!(stays(true, true, IPPROTO_ICMPV6, false), Some("protocol"));
         // Carried once judged: nothing to say before (its first packets)
         // or after its entry went with its end.
         assert_eq!(stays(true, true, IPPROTO_TCP, false), None);
         assert_eq!(stays(true, true, IPPROTO_UDP, true), None);
         assert_eq!(stays(true, true, IPPROTO_ICMP, true), None);
+        assert_eq!(stays(true, true, IPPROTO_ICMPV6, true), None);
     }
 }

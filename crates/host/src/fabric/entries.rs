@@ -162,7 +162,7 @@ pub(super) const PORT_TUN: u32 = 2;
 pub struct FastKey {
     /// The ifindex (in the fabric namespace) of the host end it arrives at.
     pub ingress: u32,
-    /// IP protocol number (TCP, UDP, or ICMP for an ICMPv4 echo, whose
+    /// IP protocol number (TCP, UDP, or ICMP or ICMPv6 for an echo, whose
     /// identifier is both its ports).
     pub protocol: u8,
     pub source: IpAddr,
@@ -238,7 +238,7 @@ pub struct FastEntry {
     pub slot: u32,
     /// An address translation on the way, if any: the kernel rewrites
     /// TCP and UDP packets of either family (to an address of their own
-    /// family alone), and the address of an ICMPv4 echo whose identifier
+    /// family alone), and the address of an ICMP echo whose identifier
     /// is the rewrite's port (it stays), checksums fixed; anything else
     /// of an entry with a rewrite goes to the slow path.
     pub rewrite: Option<FastRewrite>,

@@ -12,7 +12,7 @@
 //!   flow entry ([`Fabric::install`]) straight into the ingress of the
 //!   `eth0` behind that entry's egress host end, counting them, and sends every other packet to the port's TUN
 //!   device (first packets, TCP SYN, FIN and RST, fragments, IP options,
-//!   IPv6 extension headers, anything not TCP, UDP or an ICMPv4 echo);
+//!   IPv6 extension headers, anything not TCP, UDP or an ICMP echo);
 //! - at the ingress of each TUN device, `from_daemon` gives each packet
 //!   the reader of the TUN wrote an Ethernet header and sends it out of the
 //!   port's host end, to `eth0`.
@@ -36,11 +36,11 @@
 //!
 //! A flow entry may also rewrite its packets' source or destination
 //! address and port on the way ([`FastRewrite`], TCP and UDP of either
-//! family, and the address of an ICMPv4 echo that keeps its identifier:
-//! an address translation its installer decided), fixing the IPv4 and
-//! TCP or UDP checksums; a packet of such an entry it cannot rewrite goes to the
-//! slow path. ICMPv4 echo requests and replies are keyed by their
-//! identifier, as source and destination port.
+//! family, and the address of an ICMP echo of either family that keeps
+//! its identifier: an address translation its installer decided), fixing
+//! the IPv4 and TCP, UDP or ICMPv6 checksums; a packet of such an entry
+//! it cannot rewrite goes to the slow path. ICMP echo requests and replies
+//! are keyed by their identifier, as source and destination port.
 //!
 //! Each flow entry carries a generation, and is used only while it is not
 //! older than the fabric's floor nor than either of its ports' generations

@@ -34,7 +34,7 @@
 //! flow left unpinned by a full table, load-balanced legs between
 //! machines, and a backend's packets that are none of its frontends'
 //! flows (a later client's pin may make them replies). Translations of
-//! either family are carried (TCP and UDP; ICMP echo of IPv4 alone).
+//! either family are carried (TCP, UDP, and the edge's ICMP echo).
 
 use super::request::FastTuple;
 use crate::daemon::forwarding::plane::Plane;
@@ -45,7 +45,7 @@ use crate::dataplane::nat::Rewrite;
 use crate::dataplane::{route_step, FrontendHop, Hop, HopTo};
 use crate::engine::flow_table::{FlowKey, FlowTable};
 use crate::host::fabric::FastRewrite;
-use crate::net::{PacketKey, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
+use crate::net::{PacketKey, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use crate::plan::PortIdx;
 use crate::snapshot::edge::PublicTarget;
 use crate::snapshot::Snapshot;
@@ -69,7 +69,7 @@ pub enum Ineligible {
     Shaped,
     /// Its translation is not one the kernel carries: none of the
     /// Internet edge's or a load balancer's (the firewall's DNAT is its
-    /// namespace's), one between machines, or an ICMPv6 echo's.
+    /// namespace's), or one between machines.
     Translated,
     /// To or from a service through a service endpoint: untranslated, but
     /// admitted from the Internet only as the reply of a flow the daemon
@@ -249,7 +249,7 @@ pub struct EdgeRewrite {
 /// `rewrite` between two ports of the fabric under `plane`: the kernel
 /// carries it when the translation is the Internet edge's one, found in
 /// `flows` (by the packet as sent, from either side), of TCP, UDP or
-/// ICMPv4 echo (its identifier kept: the memo's port on both sides).
+/// ICMP echo (its identifier kept: the memo's port on both sides).
 pub fn judge_translation(
     plane: &Plane,
     flows: &FlowTable,
@@ -257,11 +257,11 @@ pub fn judge_translation(
     rewrite: Rewrite,
     now_ms: u64,
 ) -> Result<EdgeRewrite, Ineligible> {
-    // TCP and UDP of either family; an echo of ICMPv4 (an ICMPv6 echo's
-    // checksum covers its addresses, and the kernel does not rewrite it).
+    // TCP, UDP and ICMP echo, of either family.
     let carried = match tuple.protocol {
         IPPROTO_TCP | IPPROTO_UDP => true,
         IPPROTO_ICMP => tuple.source.is_ipv4(),
+        IPPROTO_ICMPV6 => tuple.source.is_ipv6(),
         _ => false,
     };
     if !carried || tuple.source.is_ipv4() != tuple.destination.is_ipv4() {

@@ -12,8 +12,8 @@
 //!
 //! What is offloaded: TCP and UDP flows delivered unchanged from one VM's
 //! NIC to another's (NVA legs included, each leg an entry of its own), and
-//! the Internet edge's translated TCP and UDP flows of either family and
-//! ICMPv4 echoes (the identifier kept, which the kernel keys them by)
+//! the Internet edge's translated TCP and UDP flows and ICMP echoes of
+//! either family (the identifier kept, which the kernel keys them by)
 //! between a VM's NIC
 //! and the Internet, which is a port of the fabric too: out through a NAT
 //! gateway, a public IP or default outbound access with the source

@@ -14,7 +14,7 @@ use crate::dataplane::packet::{TCP_FIN, TCP_RST, TCP_SYN};
 use crate::dataplane::PacketView;
 use crate::engine::flow_table::FlowKey;
 use crate::host::fabric::{ArrivalKey, FastKey};
-use crate::net::{PacketKey, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
+use crate::net::{PacketKey, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use crate::plan::wire::port_mac;
 use crate::plan::{Plan, PortIdx};
 use crate::topology::Direction;
@@ -73,13 +73,18 @@ impl Ask {
         }
     }
 
-    /// What an ICMPv4 echo `view` asks when it is translated (the edge
-    /// translates its address and keeps its identifier, which the fast
-    /// path keys it by): what [`Ask::of`] does not ask, a translated
-    /// packet may.
+    /// What an ICMP echo `view` of either family asks when it is
+    /// translated (the edge translates its address and keeps its
+    /// identifier, which the fast path keys it by): what [`Ask::of`] does
+    /// not ask, a translated packet may.
     #[inline]
     pub fn of_echo(view: &PacketView) -> Option<Ask> {
-        if view.key.proto != IPPROTO_ICMP || !view.key.src.is_ipv4() || view.fragment.is_some() {
+        let icmp = match view.key.proto {
+            IPPROTO_ICMP => view.key.src.is_ipv4(),
+            IPPROTO_ICMPV6 => view.key.src.is_ipv6(),
+            _ => false,
+        };
+        if !icmp || view.fragment.is_some() {
             return None;
         }
         Some(Ask::Install(FastTuple::of_view(view)))
@@ -99,12 +104,13 @@ impl FastTuple {
         }
     }
 
-    /// The tuple of a tracked TCP, UDP or ICMPv4 flow, keyed `key` (an
-    /// ICMP echo by its identifier both ways).
+    /// The tuple of a tracked TCP, UDP or ICMP flow, keyed `key` (an ICMP
+    /// echo by its identifier both ways).
     pub fn of_key(key: &FlowKey) -> Option<FastTuple> {
         let carried = match key.proto {
             IPPROTO_TCP | IPPROTO_UDP => true,
             IPPROTO_ICMP => !key.v6,
+            IPPROTO_ICMPV6 => key.v6,
             _ => false,
         };
         carried.then(|| FastTuple {
@@ -492,6 +498,27 @@ mod tests {
             }))
         );
         assert_eq!(Ask::of_echo(&PacketView::parse(&udp).unwrap()), None);
+        // An ICMPv6 echo, the same.
+        let mut icmp6 = Vec::new();
+        let (from6, to6) = (
+            [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4],
+            [0x20; 16],
+        );
+        PacketBuilder::ipv6(from6, to6, 64)
+            .icmpv6_echo_request(7, 1)
+            .write(&mut icmp6, b"ping")
+            .unwrap();
+        assert_eq!(ask(&icmp6), None);
+        assert_eq!(
+            Ask::of_echo(&PacketView::parse(&icmp6).unwrap()),
+            Some(Ask::Install(FastTuple {
+                protocol: IPPROTO_ICMPV6,
+                source: from6.into(),
+                destination: to6.into(),
+                source_port: 7,
+                destination_port: 7,
+            }))
+        );
         // A first fragment (more fragments set) never asks.
         let mut fragment = udp.clone();
         fragment[6] |= 0x20;
