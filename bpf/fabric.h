@@ -46,7 +46,8 @@
 // the IPv4 header's checksum and the TCP, UDP or ICMPv6 checksum fixed
 // (its pseudo-header included; a partial checksum stays partial, for the
 // receiver or the segmentation to finish; an IPv4 UDP checksum of zero,
-// none, stays zero; an IPv6 one, which IPv6 forbids, goes to the daemon). The packet's flow key is the one it arrives with.
+// none, stays zero; an IPv6 one, which IPv6 forbids, goes to the daemon).
+// The packet's flow key is the one it arrives with.
 //
 // Every flow entry carries the generation of the rules that decided it,
 // and is used only while that generation is at least the fabric's floor
@@ -127,8 +128,8 @@ struct flow_entry {
 	__u32 slot;
 	// The MAC of the egress port's `eth0`.
 	__u8 dst_mac[6];
-	// What the packets' headers become on the way (TCP and UDP of either
-	// family, and IPv4 ICMP echo, whose identifier stays):
+	// What the packets' headers become on the way (TCP, UDP and ICMP echo,
+	// whose identifier stays, of either family):
 	// REWRITE_NONE, or their source (REWRITE_SOURCE) or destination
 	// (REWRITE_DESTINATION) address and port, to `to_addr` and `to_port`.
 	__u8 rewrite;
@@ -642,7 +643,7 @@ static __always_inline int rewrite6(struct __sk_buff *skb, const struct flow_ent
 
 // Rewrites the source or destination address and port of a TCP or UDP
 // packet (no IPv4 options nor IPv6 extension headers: `read_flow` saw to
-// that), or the address of an ICMPv4 echo whose identifier the entry
+// that), or the address of an ICMP echo whose identifier the entry
 // keeps, as `flow` says, and fixes its checksums. Returns -1, the packet
 // unchanged, when it cannot start (the addresses or ports unreadable), 1
 // when it failed midway (the packet half rewritten), 0 when done or when

@@ -179,7 +179,7 @@ pub struct FlowPaths {
     /// kernel entry carries packets of.
     pub kernel: HashSet<(PortId, Direction, FastTuple)>,
     /// Each (sending port, the flow's one name) judged to stay in
-    /// userspace, and why.
+    /// userspace or refused an entry, and why.
     pub ineligible: HashMap<(PortId, FastTuple), Ineligible>,
 }
 
@@ -191,7 +191,7 @@ impl FlowPaths {
     }
 
     /// Why the flow tracked at `port` stays in userspace, if it was judged
-    /// so.
+    /// so or refused an entry.
     pub fn why_not(&self, port: PortId, tuple: FastTuple) -> Option<Ineligible> {
         self.ineligible.get(&(port, tuple.canonical())).copied()
     }
