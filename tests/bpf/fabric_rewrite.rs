@@ -18,6 +18,33 @@ use vnetd::dataplane::nat::{translate, Rewrite};
 use vnetd::host::fabric::{FastEntry, FastKey, FastRewrite, FABRIC_MAC};
 use vnetd::net::{IPPROTO_TCP, IPPROTO_UDP};
 
+/// An entry of the current generation toward [`EGRESS`], counted in
+/// [`SLOT`], that rewrites its packets as `rewrite` says.
+fn translating(rewrite: FastRewrite) -> FastEntry {
+    FastEntry {
+        egress: EGRESS,
+        egress_port: 0,
+        mac: EGRESS_MAC,
+        generation: 3,
+        slot: SLOT,
+        rewrite: Some(rewrite),
+        path_mtu: None,
+    }
+}
+
+/// The key of a direction from `src` to `dst` over IPv6, arriving at
+/// [`HOST_END`] (an echo's "ports" are its identifier both ways).
+fn key6(protocol: u8, src: [u8; 16], dst: [u8; 16], ports: (u16, u16)) -> FastKey {
+    FastKey {
+        ingress: HOST_END,
+        protocol,
+        source: src.into(),
+        destination: dst.into(),
+        source_port: ports.0,
+        destination_port: ports.1,
+    }
+}
+
 /// `frame` as the workers would write it translated as `rewrite` says
 /// (the reference the kernel's rewrite is held to), forwarded to the
 /// egress port.
@@ -81,15 +108,7 @@ fn a_translated_flow_is_rewritten_as_the_workers_rewrite_it_with_its_checksums_f
             ),
         ] {
             let programs = one_port();
-            let entry = FastEntry {
-                egress: EGRESS,
-                egress_port: 0,
-                mac: EGRESS_MAC,
-                generation: 3,
-                slot: SLOT,
-                rewrite: Some(rewrite),
-                path_mtu: None,
-            };
+            let entry = translating(rewrite);
             programs.fabric().install(&key(protocol), entry).unwrap();
             let outcome = from_port(&programs, &frame, None);
             let what = format!("{rewrite:?}, protocol {protocol}");
@@ -117,15 +136,7 @@ fn a_udp_datagram_without_a_checksum_keeps_none_when_translated() {
         address: [192, 0, 2, 1].into(),
         port: 1025,
     };
-    let entry = FastEntry {
-        egress: EGRESS,
-        egress_port: 0,
-        mac: EGRESS_MAC,
-        generation: 3,
-        slot: SLOT,
-        rewrite: Some(rewrite),
-        path_mtu: None,
-    };
+    let entry = translating(rewrite);
     programs.fabric().install(&key(IPPROTO_UDP), entry).unwrap();
     let mut frame = udp4(SOURCE, DESTINATION, PORTS, 100);
     frame[14 + 20 + 6..14 + 20 + 8].copy_from_slice(&[0, 0]);
@@ -159,15 +170,7 @@ fn an_icmp_echo_keeps_its_identifier_and_has_its_address_translated() {
         address: [198, 51, 100, 10].into(),
         port,
     };
-    let entry = |port| FastEntry {
-        egress: EGRESS,
-        egress_port: 0,
-        mac: EGRESS_MAC,
-        generation: 3,
-        slot: SLOT,
-        rewrite: Some(rewrite(port)),
-        path_mtu: None,
-    };
+    let entry = |port| translating(rewrite(port));
     programs.fabric().install(&key, entry(ID)).unwrap();
     let frame = echo_request(ID);
     let outcome = from_port(&programs, &frame, None);
@@ -277,14 +280,7 @@ fn an_ipv6_translated_flow_is_rewritten_as_the_workers_rewrite_it() {
             |(protocol, mut src, mut dst, ports, payload, source, to, to_port)| {
                 // Unicast both (link-scope multicast stays on the link).
                 (src[0], dst[0]) = (0xfd, 0x20);
-                let key = FastKey {
-                    ingress: HOST_END,
-                    protocol,
-                    source: src.into(),
-                    destination: dst.into(),
-                    source_port: ports.0,
-                    destination_port: ports.1,
-                };
+                let key = key6(protocol, src, dst, ports);
                 let address = std::net::IpAddr::from(to);
                 let (rewrite, reference) = if source {
                     (
@@ -309,15 +305,7 @@ fn an_ipv6_translated_flow_is_rewritten_as_the_workers_rewrite_it() {
                         },
                     )
                 };
-                let entry = FastEntry {
-                    egress: EGRESS,
-                    egress_port: 0,
-                    mac: EGRESS_MAC,
-                    generation: 3,
-                    slot: SLOT,
-                    rewrite: Some(rewrite),
-                    path_mtu: None,
-                };
+                let entry = translating(rewrite);
                 programs.fabric().install(&key, entry).unwrap();
                 let before = slot(&programs, SLOT).packets;
                 let frame = l4_over_ipv6(protocol, src, dst, ports, payload);
@@ -348,14 +336,7 @@ fn a_rewrite_to_the_other_family_is_left_to_the_daemon() {
         (
             IPPROTO_TCP,
             l4_over_ipv6(IPPROTO_TCP, src, dst, PORTS, 100),
-            FastKey {
-                ingress: HOST_END,
-                protocol: IPPROTO_TCP,
-                source: src.into(),
-                destination: dst.into(),
-                source_port: PORTS.0,
-                destination_port: PORTS.1,
-            },
+            key6(IPPROTO_TCP, src, dst, PORTS),
             std::net::IpAddr::from([198, 51, 100, 10]),
         ),
         (
@@ -366,18 +347,10 @@ fn a_rewrite_to_the_other_family_is_left_to_the_daemon() {
         ),
     ] {
         let programs = one_port();
-        let entry = FastEntry {
-            egress: EGRESS,
-            egress_port: 0,
-            mac: EGRESS_MAC,
-            generation: 3,
-            slot: SLOT,
-            rewrite: Some(FastRewrite::Source {
-                address: to,
-                port: 1025,
-            }),
-            path_mtu: None,
-        };
+        let entry = translating(FastRewrite::Source {
+            address: to,
+            port: 1025,
+        });
         programs.fabric().install(&key, entry).unwrap();
         assert_slow(&programs, &frame, &format!("protocol {protocol} to {to}"));
     }
@@ -445,25 +418,12 @@ fn an_icmpv6_echo_keeps_its_identifier_and_has_its_address_translated() {
         ),
     ];
     for (src, dst, reference) in ways {
-        let key = |id| FastKey {
-            ingress: HOST_END,
-            protocol: 58,
-            source: src.into(),
-            destination: dst.into(),
-            source_port: id,
-            destination_port: id,
-        };
-        let entry = |port| FastEntry {
-            egress: EGRESS,
-            egress_port: 0,
-            mac: EGRESS_MAC,
-            generation: 3,
-            slot: SLOT,
-            rewrite: Some(match reference {
+        let key = |id| key6(58, src, dst, (id, id));
+        let entry = |port| {
+            translating(match reference {
                 Rewrite::Source { address, .. } => FastRewrite::Source { address, port },
                 Rewrite::Destination { address, .. } => FastRewrite::Destination { address, port },
-            }),
-            path_mtu: None,
+            })
         };
         let frame = echo6_request(src, dst, ID);
         let programs = one_port();
@@ -500,29 +460,14 @@ fn an_ipv6_datagram_without_a_checksum_is_left_to_the_daemon() {
         0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
     ];
     let programs = one_port();
-    let key = FastKey {
-        ingress: HOST_END,
-        protocol: IPPROTO_UDP,
-        source: src.into(),
-        destination: dst.into(),
-        source_port: PORTS.0,
-        destination_port: PORTS.1,
-    };
-    let entry = FastEntry {
-        egress: EGRESS,
-        egress_port: 0,
-        mac: EGRESS_MAC,
-        generation: 3,
-        slot: SLOT,
-        rewrite: Some(FastRewrite::Source {
-            address: [
-                0x20, 0x01, 0x0d, 0xb8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-            ]
-            .into(),
-            port: 1025,
-        }),
-        path_mtu: None,
-    };
+    let key = key6(IPPROTO_UDP, src, dst, PORTS);
+    let entry = translating(FastRewrite::Source {
+        address: [
+            0x20, 0x01, 0x0d, 0xb8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ]
+        .into(),
+        port: 1025,
+    });
     programs.fabric().install(&key, entry).unwrap();
     let mut frame = l4_over_ipv6(IPPROTO_UDP, src, dst, PORTS, 100);
     frame[14 + 40 + 6..14 + 40 + 8].copy_from_slice(&[0, 0]);

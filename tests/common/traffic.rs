@@ -189,3 +189,25 @@ pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
+
+/// A server for the accepted connection `accepted`: it reads everything
+/// until the client shuts its side, then writes how many bytes it read (8
+/// bytes, big-endian) and returns that count.
+pub fn count_to_the_end(mut accepted: std::net::TcpStream) -> std::thread::JoinHandle<u64> {
+    use std::io::{Read, Write};
+    accepted
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let (mut total, mut buf) = (0u64, vec![0u8; 65536]);
+        loop {
+            match accepted.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => total += n as u64,
+                Err(e) => panic!("the server's read: {e}"),
+            }
+        }
+        accepted.write_all(&total.to_be_bytes()).unwrap();
+        total
+    })
+}

@@ -322,25 +322,10 @@ fn a_tcp_stream_to_the_internet_is_counted_exactly_with_offload_on_and_off() {
             client
                 .set_read_timeout(Some(Duration::from_secs(10)))
                 .unwrap();
-            let (mut accepted, peer) = listener.accept().unwrap();
+            let (accepted, peer) = listener.accept().unwrap();
             assert_eq!(peer.ip().to_string(), source, "{what}");
-            accepted
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
             // The server reads everything, then says how much it read.
-            let server = std::thread::spawn(move || {
-                let mut total = 0u64;
-                let mut buf = vec![0u8; 65536];
-                loop {
-                    match accepted.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => total += n as u64,
-                        Err(e) => panic!("the server's read: {e}"),
-                    }
-                }
-                accepted.write_all(&total.to_be_bytes()).unwrap();
-                total
-            });
+            let server = common::traffic::count_to_the_end(accepted);
             client.write_all(&vec![7u8; FIRST]).unwrap();
             if offload {
                 assert!(

@@ -44,6 +44,17 @@ fn traffic(lab: &Lab, nic: &str) -> [u64; 4] {
     ]
 }
 
+/// What vm1's and the Internet's [`traffic`] moved by since `before`
+/// (their readings then).
+fn moved_since(lab: &Lab, before: ([u64; 4], [u64; 4])) -> ([u64; 4], [u64; 4]) {
+    let d =
+        |now: [u64; 4], then: [u64; 4]| -> [u64; 4] { std::array::from_fn(|k| now[k] - then[k]) };
+    (
+        d(traffic(lab, "vm1"), before.0),
+        d(traffic(lab, "internet"), before.1),
+    )
+}
+
 /// An IPv6 TCP stream through the StandardV2 NAT gateway, with the fast
 /// path on and off: the server sees the gateway's IPv6 address and every
 /// byte, every segment either end sent is counted received at the other,
@@ -77,23 +88,10 @@ fn an_ipv6_stream_through_the_gateway_is_carried_by_the_kernel_and_counted_exact
         client
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        let (mut accepted, peer) = listener.accept().unwrap();
+        let (accepted, peer) = listener.accept().unwrap();
         assert_eq!(peer.ip().to_string(), "2001:db8:100::10", "{what}");
-        accepted
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let server = std::thread::spawn(move || {
-            let (mut total, mut buf) = (0u64, vec![0u8; 65536]);
-            loop {
-                match accepted.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => total += n as u64,
-                    Err(e) => panic!("the server's read: {e}"),
-                }
-            }
-            accepted.write_all(&total.to_be_bytes()).unwrap();
-            total
-        });
+        // The server reads everything, then says how much it read.
+        let server = common::traffic::count_to_the_end(accepted);
         let flow = || {
             flows_of(lab.daemon(), Some("vm1")).into_iter().find(|f| {
                 f.protocol == "Tcp" && f.destination.contains("2001:db8:ffff::10") && {
@@ -131,13 +129,7 @@ fn an_ipv6_stream_through_the_gateway_is_carried_by_the_kernel_and_counted_exact
         drop(client);
         // Every segment one end sent, the other received, counted once at
         // each (the connection's last segments a moment later).
-        let moved = || {
-            let (v, i) = (traffic(&lab, "vm1"), traffic(&lab, "internet"));
-            let d = |now: [u64; 4], then: [u64; 4]| -> [u64; 4] {
-                std::array::from_fn(|k| now[k] - then[k])
-            };
-            (d(v, before.0), d(i, before.1))
-        };
+        let moved = || moved_since(&lab, before);
         common::wait_for(Duration::from_secs(10), || {
             let (v, i) = moved();
             v[0] == i[1] && i[0] == v[1]
@@ -200,13 +192,7 @@ fn an_ipv6_ping_through_a_public_ip_is_carried_by_the_kernel_and_counted_exactly
             .output()
             .unwrap();
         assert!(pinged.status.success(), "{what}: {pinged:?}");
-        let moved = || {
-            let (v, i) = (traffic(&lab, "vm1"), traffic(&lab, "internet"));
-            let d = |now: [u64; 4], then: [u64; 4]| -> [u64; 4] {
-                std::array::from_fn(|k| now[k] - then[k])
-            };
-            (d(v, before.0), d(i, before.1))
-        };
+        let moved = || moved_since(&lab, before);
         // Each echo and each reply, counted once where it was sent and
         // where it arrived (the last an instant after it was read).
         common::wait_for(Duration::from_secs(10), || {
