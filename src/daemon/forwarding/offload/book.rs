@@ -205,21 +205,25 @@ impl Book {
         generation: u64,
     ) -> Option<Ineligible> {
         if generation != self.judged_generation {
-            self.judged.clear();
-            self.refused.clear();
-            self.judged_generation = generation;
+            self.forget_judgments(generation);
             return None;
         }
         self.judged.get(&(port, tuple)).copied()
+    }
+
+    /// Forgets every judgment and refusal: they were made under another
+    /// plane than `generation`'s, or there are too many to keep.
+    fn forget_judgments(&mut self, generation: u64) {
+        self.judged.clear();
+        self.refused.clear();
+        self.judged_generation = generation;
     }
 
     /// Records that the direction `tuple` sent by `port` stays in
     /// userspace under `generation`, and why.
     pub fn judge(&mut self, port: PortId, tuple: FastTuple, generation: u64, why: Ineligible) {
         if generation != self.judged_generation || self.judged.len() >= JUDGED_KEPT {
-            self.judged.clear();
-            self.refused.clear();
-            self.judged_generation = generation;
+            self.forget_judgments(generation);
         }
         self.judged.insert((port, tuple), why);
     }
@@ -229,9 +233,7 @@ impl Book {
     /// ([`Book::installed_for`]).
     pub fn refuse(&mut self, port: PortId, tuple: FastTuple, generation: u64, why: Ineligible) {
         if generation != self.judged_generation {
-            self.judged.clear();
-            self.refused.clear();
-            self.judged_generation = generation;
+            self.forget_judgments(generation);
         }
         if self.refused.len() >= JUDGED_KEPT {
             self.refused.clear();
